@@ -1,0 +1,126 @@
+"""Argument and input checks whose error messages teach.
+
+Every check raises with a message that says what was expected, what came, and,
+where there is one, what to do instead — so a learner who passes a stack of
+frames or a (N, T, C, H, W) clip is told how to fix it instead of reading a
+deep torch traceback. All modules of the package use these checks, so the same
+mistake always gets the same message.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import torch
+
+Triple = tuple[int, int, int]
+
+
+def _is_int(value: object) -> bool:
+    # bool is an int subclass, but `kernel_size=True` is a mistake, not a 1.
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_int(value: object, name: str, *, minimum: int) -> int:
+    """Return `value` as an int, or raise if it is not an integer >= `minimum`."""
+    if not _is_int(value):
+        raise TypeError(
+            f"{name} must be an integer, got {value!r} ({type(value).__name__})"
+        )
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def as_triple(value: int | Sequence[int], name: str, *, minimum: int) -> Triple:
+    """Expand an int or a 3-sequence into a (time, height, width) triple.
+
+    Follows `nn.Conv3d`: an int means the same size along T, H and W.
+
+    >>> as_triple(3, "kernel_size", minimum=1)
+    (3, 3, 3)
+    >>> as_triple((3, 1, 1), "kernel_size", minimum=1)
+    (3, 1, 1)
+    """
+    if _is_int(value):
+        values = (value, value, value)
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        if len(value) != 3:
+            raise ValueError(
+                f"{name} must be an int or a 3-tuple (t, h, w), got {tuple(value)!r} "
+                f"with {len(value)} entries; a 2D size (h, w) becomes (1, h, w)"
+            )
+        values = tuple(value)
+    else:
+        raise TypeError(
+            f"{name} must be an int or a 3-tuple (t, h, w) of ints, got {value!r} "
+            f"({type(value).__name__})"
+        )
+    for axis, entry in zip(("t", "h", "w"), values):
+        if not _is_int(entry):
+            raise TypeError(
+                f"{name} must hold integers, got {entry!r} ({type(entry).__name__}) "
+                f"for {axis} in {values!r}"
+            )
+        if entry < minimum:
+            raise ValueError(
+                f"{name} must be >= {minimum} along every axis, got {entry} for "
+                f"{axis} in {tuple(values)!r}"
+            )
+    return tuple(int(v) for v in values)  # type: ignore[return-value]
+
+
+def check_clip(
+    x: object,
+    in_channels: int,
+    kernel_size: Triple,
+    padding: Triple,
+    layer_name: str,
+) -> None:
+    """Check that `x` is a float (N, C, T, H, W) clip a layer can convolve.
+
+    Raises with a hint for the common mix-ups: a 4D stack of frames, a clip in
+    (N, T, C, H, W) order, an integer tensor, or an input smaller than the
+    kernel after padding.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{layer_name} expects a torch.Tensor clip of shape (N, C, T, H, W), "
+            f"got {type(x).__name__}"
+        )
+    shape = tuple(x.shape)
+    if x.dim() == 4:
+        raise ValueError(
+            f"{layer_name} expects a 5D clip (N, C, T, H, W), got the 4D shape {shape}; "
+            "for one clip stored as a stack of frames (T, C, H, W) use "
+            "x.permute(1, 0, 2, 3).unsqueeze(0)"
+        )
+    if x.dim() != 5:
+        raise ValueError(
+            f"{layer_name} expects a 5D clip (N, C, T, H, W), got {x.dim()}D shape {shape}"
+        )
+    if not (x.is_floating_point() or x.is_complex()):
+        raise TypeError(
+            f"{layer_name} expects a floating-point clip, got dtype {x.dtype}; "
+            "convert video frames with x.float() / 255"
+        )
+    channels = shape[1]
+    if channels != in_channels:
+        if shape[2] == in_channels:
+            raise ValueError(
+                f"{layer_name} expects {in_channels} channels in dim 1 of (N, C, T, H, W), "
+                f"got shape {shape}: it looks like (N, T, C, H, W); use "
+                "x.permute(0, 2, 1, 3, 4)"
+            )
+        raise ValueError(
+            f"{layer_name} expects {in_channels} input channels, got a clip with "
+            f"{channels} channels (shape {shape})"
+        )
+    for axis, size, k, p in zip(("T", "H", "W"), shape[2:], kernel_size, padding):
+        if size + 2 * p < k:
+            raise ValueError(
+                f"{layer_name}: the input is smaller than the kernel along {axis}: "
+                f"{size} + 2*{p} padding = {size + 2 * p} < kernel {k} "
+                f"(clip shape {shape}); use a larger input or more padding"
+            )

@@ -1,0 +1,1 @@
+"""ipywidgets explorers: thin wiring over the package's tested functions."""
