@@ -5,6 +5,7 @@ Convolutions for Action Recognition". Every tensor is a clip of shape
 (N, C, T, H, W), as for `torch.nn.Conv3d`.
 """
 
+from .compare import LayerComparison, compare_layers
 from .layers import (
     FullConv3d,
     NaiveConv2Plus1d,
@@ -18,9 +19,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FullConv3d",
+    "LayerComparison",
     "NaiveConv2Plus1d",
     "SpatioTemporalConv",
     "block_intermediate_channels",
+    "compare_layers",
     "copy_weights",
     "intermediate_channels",
 ]
