@@ -1,0 +1,716 @@
+"""From ResNet-18 to R(2+1)D-18: residual blocks, stems and whole networks.
+
+Read this file top to bottom next to Sec. 3 and Table 1 of Tran et al. 2018:
+
+1. `BasicBlock2d` and `resnet18` — the 2D image ResNet everything starts from.
+2. `SpatioTemporalResBlock` — the same block for clips, with the kind of
+   convolution as a parameter: ``"3d"`` (3x3x3), ``"2plus1d"`` (1x3x3 into M
+   channels, BN, ReLU, 3x1x1) or ``"2d"`` (1x3x3, "2D in time").
+3. `SpatioTemporalResLayer` — a stage of blocks (ResNet's layer1-4, the
+   paper's conv2_x-conv5_x).
+4. `BasicStem` and `R2Plus1dStem` — the first convolution of the network.
+5. `VideoResNet` and the builders `r3d_18`, `mc3_18`, `r2plus1d_18`,
+   `r3d_34`, `r2plus1d_34` (and `video_resnet` for any of them by name).
+
+Module names follow torchvision's ``torchvision.models.video.resnet`` and
+``torchvision.models.resnet`` position by position, so their state_dicts load
+here unchanged (`r21d_edu.weights`) and parameter counts match exactly:
+r3d_18 33,371,472; mc3_18 11,695,440; r2plus1d_18 31,505,325; resnet18
+11,689,512.
+
+Where torchvision and the paper differ, torchvision is the default and the
+paper is one argument away (``convention="paper"``):
+
+- torchvision computes the intermediate channels M of a (2+1)D conv once per
+  block, from the block's input and output channels, and uses it for both
+  convs; the paper computes it per conv. They differ on the second conv of
+  every block that widens (layer2.0, layer3.0, layer4.0).
+- torchvision's (2+1)D stem hard-codes M = 45 (the Caffe2 model's number); the
+  paper's formula gives 83 for a 3x7x7 kernel from 3 to 64 channels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ._checks import Triple, as_triple, check_clip, check_int
+from .layers import Convention, SpatioTemporalConv, block_intermediate_channels
+from .layers import intermediate_channels as formula_intermediate_channels
+
+Size3 = int | Sequence[int]
+ConvType = Literal["3d", "2plus1d", "2d"]
+
+__all__ = [
+    "CONV_TYPES",
+    "DEPTHS",
+    "BasicBlock2d",
+    "BasicStem",
+    "R2Plus1dStem",
+    "ResNet2d",
+    "SpatioTemporalResBlock",
+    "SpatioTemporalResLayer",
+    "VideoResNet",
+    "mc3_18",
+    "r2plus1d_18",
+    "r2plus1d_34",
+    "r3d_18",
+    "r3d_34",
+    "resnet18",
+    "resnet34",
+    "video_resnet",
+]
+
+#: The three kinds of convolution a video residual block can use.
+CONV_TYPES: tuple[str, ...] = ("3d", "2plus1d", "2d")
+
+#: Blocks per stage for the depths built from basic (two-conv) blocks, as in
+#: Table 1 of the paper and in ResNet: depth = 2 + 2 * sum(blocks).
+DEPTHS: dict[int, tuple[int, int, int, int]] = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+
+#: Channels of the four stages; every network here uses ResNet's widths.
+STAGE_CHANNELS: tuple[int, int, int, int] = (64, 128, 256, 512)
+
+
+def _check_depth(depth: object) -> tuple[int, int, int, int]:
+    if depth not in DEPTHS or isinstance(depth, bool):
+        known = ", ".join(f"{d} -> blocks {blocks}" for d, blocks in DEPTHS.items())
+        raise ValueError(
+            f"unknown depth {depth!r}; the networks here are built from basic two-conv "
+            f"blocks, which come in depths {known}. Deeper ResNets (50, 101, 152) use "
+            "bottleneck blocks, which this package does not build"
+        )
+    return DEPTHS[depth]
+
+
+def _check_convention(convention: object) -> Convention:
+    if convention not in ("torchvision", "paper"):
+        raise ValueError(
+            f"convention must be 'torchvision' (M once per block, stem M = 45) or 'paper' "
+            f"(M per conv, stem M from the formula), got {convention!r}"
+        )
+    return convention  # type: ignore[return-value]
+
+
+def _check_conv_type(conv_type: object) -> ConvType:
+    if conv_type not in CONV_TYPES:
+        raise ValueError(
+            f"conv_type must be one of {CONV_TYPES} ('3d': t x d x d, '2plus1d': "
+            f"1 x d x d then t x 1 x 1, '2d': 1 x d x d only), got {conv_type!r}"
+        )
+    return conv_type  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------
+# 1. The 2D ResNet that R(2+1)D grows out of
+# --------------------------------------------------------------------------
+
+
+class BasicBlock2d(nn.Module):
+    r"""ResNet's basic block for images: two 3x3 convs and a shortcut.
+
+    ``out = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))``. The
+    shortcut is the identity, or — when the block changes width or strides —
+    a 1x1 conv + BN (``downsample``) so the two branches can be added.
+
+    Args:
+        in_channels: channels of the input image.
+        out_channels: channels of both convs and of the output.
+        stride: stride of the first conv (2 halves H and W). Default: 1.
+
+    Shape:
+        - Input: (N, C_in, H, W)
+        - Output: (N, C_out, H', W') with ``H' = floor((H - 1) / stride) + 1``
+          (likewise W').
+
+    Example::
+
+        >>> block = BasicBlock2d(64, 128, stride=2)
+        >>> block(torch.randn(1, 64, 56, 56)).shape
+        torch.Size([1, 128, 28, 28])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.in_channels = check_int(in_channels, "in_channels", minimum=1)
+        self.out_channels = check_int(out_channels, "out_channels", minimum=1)
+        self.stride = check_int(stride, "stride", minimum=1)
+        # bias=False: each conv is followed by BatchNorm, whose shift replaces a bias.
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, self.stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.downsample: nn.Sequential | None = None
+        if self.stride != 1 or in_channels != out_channels:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, self.stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + shortcut)
+
+
+def _check_images(x: object, in_channels: int, name: str) -> None:
+    """Check a batch of images (N, C, H, W) for a 2D network, with a hint for clips."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} expects a torch.Tensor of images (N, C, H, W), "
+                        f"got {type(x).__name__}")
+    shape = tuple(x.shape)
+    if x.dim() == 5:
+        raise ValueError(
+            f"{name} is a 2D network: it expects images (N, C, H, W), got the 5D clip shape "
+            f"{shape}. To run it frame by frame, fold time into the batch: "
+            "x.transpose(1, 2).flatten(0, 1) gives (N*T, C, H, W)"
+        )
+    if x.dim() != 4:
+        raise ValueError(f"{name} expects images (N, C, H, W), got {x.dim()}D shape {shape}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} expects floating-point images, got dtype {x.dtype}; "
+                        "convert with x.float() / 255")
+    if shape[1] != in_channels:
+        raise ValueError(f"{name} expects {in_channels} channels in dim 1 of (N, C, H, W), "
+                         f"got shape {shape}")
+
+
+class ResNet2d(nn.Module):
+    r"""The image ResNet of He et al. 2016 with basic blocks (ResNet-18/34).
+
+    Stem: 7x7 conv with stride 2, BN, ReLU, 3x3 max-pool with stride 2; then
+    four stages of `BasicBlock2d` (64, 128, 256, 512 channels, stages 2-4
+    halve H and W); then global average pooling and a linear classifier.
+    Module names equal ``torchvision.models.resnet``'s.
+
+    Args:
+        blocks: blocks per stage, e.g. (2, 2, 2, 2) for ResNet-18.
+        num_classes: outputs of the classifier. Default: 1000 (ImageNet).
+
+    Shape:
+        - Input: (N, 3, H, W), e.g. (N, 3, 224, 224)
+        - Output: (N, num_classes)
+    """
+
+    #: The image size torchvision's ImageNet models are measured at.
+    default_input_shape: tuple[int, ...] = (1, 3, 224, 224)
+
+    def __init__(self, blocks: Sequence[int], num_classes: int = 1000) -> None:
+        super().__init__()
+        blocks = _check_blocks(blocks)
+        self.num_classes = check_int(num_classes, "num_classes", minimum=1)
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        in_channels = 64
+        stages = zip(STAGE_CHANNELS, blocks, strict=True)
+        for index, (channels, count) in enumerate(stages, start=1):
+            stride = 1 if index == 1 else 2
+            stage = [BasicBlock2d(in_channels, channels, stride)]
+            stage += [BasicBlock2d(channels, channels) for _ in range(count - 1)]
+            self.add_module(f"layer{index}", nn.Sequential(*stage))
+            in_channels = channels
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512, self.num_classes)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_images(x, 3, type(self).__name__)
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(self.avgpool(x).flatten(1))
+
+
+def _check_blocks(blocks: object) -> tuple[int, int, int, int]:
+    if not isinstance(blocks, Sequence) or len(blocks) != 4:
+        raise ValueError(f"blocks must list the number of blocks of the 4 stages, e.g. "
+                         f"(2, 2, 2, 2), got {blocks!r}")
+    return tuple(check_int(b, "blocks per stage", minimum=1) for b in blocks)  # type: ignore
+
+
+def resnet18(num_classes: int = 1000) -> ResNet2d:
+    """ResNet-18 for images: 11,689,512 parameters with 1000 classes (torchvision's)."""
+    return ResNet2d(DEPTHS[18], num_classes)
+
+
+def resnet34(num_classes: int = 1000) -> ResNet2d:
+    """ResNet-34 for images: 21,797,672 parameters with 1000 classes (torchvision's)."""
+    return ResNet2d(DEPTHS[34], num_classes)
+
+
+# --------------------------------------------------------------------------
+# 2. One convolution of a video block, of any of the three kinds
+# --------------------------------------------------------------------------
+
+
+def _block_kernel(kernel_size: Size3, conv_type: ConvType) -> Triple:
+    """The (t, d_h, d_w) kernel a block's convs use; "2d" blocks have t = 1."""
+    if conv_type == "2d" and isinstance(kernel_size, int) and not isinstance(kernel_size, bool):
+        kernel = (1, kernel_size, kernel_size)
+    else:
+        kernel = as_triple(kernel_size, "kernel_size", minimum=1)
+    kernel = as_triple(kernel, "kernel_size", minimum=1)
+    if conv_type == "2d" and kernel[0] != 1:
+        raise ValueError(
+            f"a '2d' (2D-in-time) block convolves each frame on its own, so its kernel has "
+            f"t = 1; got kernel_size {kernel}. Pass kernel_size={kernel[1]} or "
+            f"(1, {kernel[1]}, {kernel[2]})"
+        )
+    if any(k % 2 == 0 for k in kernel):
+        raise ValueError(
+            f"a residual block needs odd kernel sizes so that padding k // 2 keeps T, H, W "
+            f"and the shortcut can be added; got kernel_size {kernel}"
+        )
+    return kernel
+
+
+def _block_conv(
+    conv_type: ConvType,
+    in_channels: int,
+    out_channels: int,
+    kernel: Triple,
+    stride: Triple,
+    intermediate_channels: int | None,
+) -> nn.Module:
+    """One conv of a block, bias-free because BatchNorm follows it.
+
+    Padding is k // 2 along every axis, so with stride 1 the conv keeps
+    (T, H, W) and with stride 2 it gives ceil(size / 2).
+    """
+    padding = tuple(k // 2 for k in kernel)
+    if conv_type == "2plus1d":
+        return SpatioTemporalConv(in_channels, out_channels, kernel, stride, padding,
+                                  bias=False, intermediate_channels=intermediate_channels)
+    return nn.Conv3d(in_channels, out_channels, kernel, stride, padding, bias=False)
+
+
+# --------------------------------------------------------------------------
+# 3. The video residual block
+# --------------------------------------------------------------------------
+
+
+class SpatioTemporalResBlock(nn.Module):
+    r"""A ResNet basic block for clips; the kind of convolution is a parameter.
+
+    ``out = relu(conv2(conv1(x)) + shortcut(x))`` where
+    ``conv1 = [conv, BN, ReLU]`` and ``conv2 = [conv, BN]``. Swap ``nn.Conv2d``
+    for one of three video convs and `BasicBlock2d` becomes:
+
+    - ``"3d"``: a t x d x d `nn.Conv3d` (R3D);
+    - ``"2plus1d"``: a `SpatioTemporalConv` — 1 x d x d conv into M channels,
+      BN, ReLU, t x 1 x 1 conv (R(2+1)D); each conv of the block gains a
+      non-linearity, so the block has four ReLUs instead of two;
+    - ``"2d"``: a 1 x d x d `nn.Conv3d`, each frame on its own (MC's 2D stages).
+
+    With ``downsample=True`` the first conv has stride 2 along T, H and W
+    (H and W only for ``"2d"``, which never mixes frames). Whenever the block
+    changes stride or width, the shortcut is a single 1x1x1 `nn.Conv3d` with
+    the same stride plus BN, stored as ``downsample`` (torchvision's name).
+    It is linear on purpose: the identity path of a ResNet carries the signal
+    unchanged, and a projection should change only its shape.
+
+    Args:
+        in_channels: channels of the input clip.
+        out_channels: channels of both convs and of the output.
+        kernel_size: d, or (t, d_h, d_w), odd sizes; for ``"2d"`` an int d
+            means (1, d, d). torchvision uses 3.
+        downsample: halve the clip with stride 2 in the first conv.
+            Default: False.
+        conv_type: ``"2plus1d"`` (default), ``"3d"`` or ``"2d"``.
+        convention: how ``"2plus1d"`` convs choose M (`intermediate_channels`):
+            ``"torchvision"`` (default) once per block from (in_channels,
+            out_channels), ``"paper"`` per conv. Ignored by the other kinds.
+
+    Shape:
+        - Input: (N, C_in, T, H, W)
+        - Output: (N, C_out, T', H', W') with ``T' = ceil(T / s_t)`` and
+          ``H' = ceil(H / s)``, ``W' = ceil(W / s)``, where s = 2 with
+          ``downsample`` (s_t = 1 for ``"2d"``) and 1 otherwise.
+
+    Example::
+
+        >>> block = SpatioTemporalResBlock(64, 128, 3, downsample=True)
+        >>> block(torch.randn(1, 64, 8, 28, 28)).shape
+        torch.Size([1, 128, 4, 14, 14])
+        >>> [block.conv1[0].intermediate_channels, block.conv2[0].intermediate_channels]
+        [230, 230]
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Size3 = 3,
+        downsample: bool = False,
+        *,
+        conv_type: ConvType = "2plus1d",
+        convention: Convention = "torchvision",
+    ) -> None:
+        super().__init__()
+        self.conv_type = _check_conv_type(conv_type)
+        self.convention = _check_convention(convention)
+        self.in_channels = check_int(in_channels, "in_channels", minimum=1)
+        self.out_channels = check_int(out_channels, "out_channels", minimum=1)
+        self.kernel_size = _block_kernel(kernel_size, self.conv_type)
+        if not isinstance(downsample, bool):
+            raise TypeError(f"downsample must be True or False, got {downsample!r}")
+        s = 2 if downsample else 1
+        # A 2D-in-time block never strides over time: its convs never look across frames.
+        self.stride: Triple = (1, s, s) if self.conv_type == "2d" else (s, s, s)
+
+        m1 = m2 = None
+        if self.conv_type == "2plus1d":
+            m1, m2 = block_intermediate_channels(
+                self.in_channels, self.out_channels, self.kernel_size, self.convention
+            )
+        self.conv1 = nn.Sequential(
+            _block_conv(self.conv_type, self.in_channels, self.out_channels, self.kernel_size,
+                        self.stride, m1),
+            nn.BatchNorm3d(self.out_channels),
+            nn.ReLU(inplace=True),
+        )
+        self.conv2 = nn.Sequential(
+            _block_conv(self.conv_type, self.out_channels, self.out_channels, self.kernel_size,
+                        (1, 1, 1), m2),
+            nn.BatchNorm3d(self.out_channels),
+        )
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample: nn.Sequential | None = None
+        if s != 1 or self.in_channels != self.out_channels:
+            self.downsample = nn.Sequential(
+                nn.Conv3d(self.in_channels, self.out_channels, 1, self.stride, bias=False),
+                nn.BatchNorm3d(self.out_channels),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv2(self.conv1(x))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + shortcut)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels} -> {self.out_channels}, conv_type={self.conv_type!r}, "
+                f"kernel_size={self.kernel_size}, stride={self.stride}")
+
+
+# --------------------------------------------------------------------------
+# 4. A stage: blocks of the same width
+# --------------------------------------------------------------------------
+
+
+class SpatioTemporalResLayer(nn.Sequential):
+    r"""``layer_size`` residual blocks in a row: one stage of the network.
+
+    The first block goes from ``in_channels`` to ``out_channels`` (and
+    downsamples if asked); the others keep ``out_channels``. It is a
+    `nn.Sequential`, so the blocks are ``0``, ``1``, … as in torchvision
+    (``layer2.0.downsample.0.weight``).
+
+    Args:
+        in_channels: channels entering the stage.
+        out_channels: channels of every block of the stage.
+        kernel_size: passed to every block.
+        layer_size: number of blocks (>= 1).
+        block_type: the block class, called as ``block_type(in, out,
+            kernel_size, downsample=..., conv_type=..., convention=...)``.
+            Default: `SpatioTemporalResBlock`.
+        downsample: stride 2 in the first block. Default: False.
+        conv_type, convention: passed to every block.
+
+    Shape:
+        - Input: (N, C_in, T, H, W)
+        - Output: (N, C_out, T', H', W'), the first block's output shape.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Size3,
+        layer_size: int,
+        block_type: type[nn.Module] = SpatioTemporalResBlock,
+        downsample: bool = False,
+        *,
+        conv_type: ConvType = "2plus1d",
+        convention: Convention = "torchvision",
+    ) -> None:
+        layer_size = check_int(layer_size, "layer_size", minimum=1)
+        options = {"conv_type": conv_type, "convention": convention}
+        blocks = [block_type(in_channels, out_channels, kernel_size, downsample=downsample,
+                             **options)]
+        blocks += [block_type(out_channels, out_channels, kernel_size, downsample=False,
+                              **options) for _ in range(layer_size - 1)]
+        super().__init__(*blocks)
+
+
+# --------------------------------------------------------------------------
+# 5. Stems
+# --------------------------------------------------------------------------
+
+
+class BasicStem(nn.Sequential):
+    r"""R3D's and MC3's stem: a 3x7x7 conv, stride (1, 2, 2), 3 -> 64 channels, BN, ReLU.
+
+    Unlike ResNet's image stem there is no max-pool: the clip is 112x112,
+    half of ImageNet's 224, so one stride-2 conv already gives 56x56.
+
+    Shape:
+        - Input: (N, 3, T, H, W)
+        - Output: (N, 64, T, ceil(H / 2), ceil(W / 2))
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            nn.Conv3d(3, 64, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False),
+            nn.BatchNorm3d(64),
+            nn.ReLU(inplace=True),
+        )
+
+
+class R2Plus1dStem(nn.Sequential):
+    r"""R(2+1)D's stem: a factorized 3x7x7 conv, with BN and ReLU after both halves.
+
+    1x7x7 conv (stride (1, 2, 2)) into M channels, BN, ReLU, 3x1x1 conv into 64
+    channels, BN, ReLU — six modules in one flat `nn.Sequential` (keys
+    ``stem.0``, ``stem.1``, ``stem.3``, ``stem.4``) as in torchvision.
+
+    Args:
+        intermediate_channels: M. Default: 45, hard-coded by torchvision after
+            the Caffe2 model. The paper's formula for a 3x7x7 kernel from 3 to
+            64 channels gives 83 (``intermediate_channels(3, 64, (3, 7, 7))``),
+            which is what ``r2plus1d_18(convention="paper")`` uses.
+
+    Shape:
+        - Input: (N, 3, T, H, W)
+        - Middle: (N, M, T, ceil(H / 2), ceil(W / 2))
+        - Output: (N, 64, T, ceil(H / 2), ceil(W / 2))
+    """
+
+    def __init__(self, intermediate_channels: int = 45) -> None:
+        m = check_int(intermediate_channels, "intermediate_channels (M)", minimum=1)
+        super().__init__(
+            nn.Conv3d(3, m, (1, 7, 7), (1, 2, 2), (0, 3, 3), bias=False),
+            nn.BatchNorm3d(m),
+            nn.ReLU(inplace=True),
+            nn.Conv3d(m, 64, (3, 1, 1), (1, 1, 1), (1, 0, 0), bias=False),
+            nn.BatchNorm3d(64),
+            nn.ReLU(inplace=True),
+        )
+        self.intermediate_channels = m
+
+
+# --------------------------------------------------------------------------
+# 6. The network
+# --------------------------------------------------------------------------
+
+
+class VideoResNet(nn.Module):
+    r"""A video ResNet: stem, four stages of residual blocks, pooling, classifier.
+
+    Like torchvision's ``VideoResNet``: stage ``i`` has ``blocks[i]`` blocks
+    of ``conv_types[i]`` with 64, 128, 256, 512 channels; stages 2-4 halve the
+    clip (T too, unless the stage is ``"2d"``). Then
+    ``AdaptiveAvgPool3d(1)`` averages over T, H, W and ``fc`` classifies.
+
+    Args:
+        conv_types: the conv kind of each of the 4 stages, e.g.
+            ``("3d", "2d", "2d", "2d")`` for MC3.
+        blocks: blocks per stage, e.g. (2, 2, 2, 2) for depth 18.
+        stem: the first module, mapping (N, 3, T, H, W) to 64 channels
+            (`BasicStem` or `R2Plus1dStem`).
+        num_classes: outputs of ``fc``. Default: 400 (Kinetics-400).
+        convention: how (2+1)D convs choose M; see `SpatioTemporalResBlock`.
+
+    Attributes:
+        clip_stride: (s_t, s_h, s_w), how much the network shrinks each axis
+            before pooling; a clip needs at least that many frames and pixels.
+
+    Shape:
+        - Input: (N, 3, T, H, W) with T >= s_t, H >= s_h, W >= s_w; torchvision's
+          Kinetics weights were trained at (N, 3, 16, 112, 112).
+        - Before pooling: (N, 512, ceil(T / s_t), ceil(H / s_h), ceil(W / s_w))
+        - Output: (N, num_classes)
+    """
+
+    #: The clip size torchvision's video models are measured at.
+    default_input_shape: tuple[int, ...] = (1, 3, 16, 112, 112)
+
+    def __init__(
+        self,
+        conv_types: Sequence[ConvType],
+        blocks: Sequence[int],
+        stem: nn.Module,
+        num_classes: int = 400,
+        convention: Convention = "torchvision",
+    ) -> None:
+        super().__init__()
+        if isinstance(conv_types, str) or len(conv_types) != 4:
+            raise ValueError(f"conv_types must name the conv kind of each of the 4 stages, "
+                             f"e.g. ('3d', '2d', '2d', '2d'), got {conv_types!r}")
+        self.conv_types = tuple(_check_conv_type(c) for c in conv_types)
+        blocks = _check_blocks(blocks)
+        self.num_classes = check_int(num_classes, "num_classes", minimum=1)
+        self.stem = stem
+        in_channels = 64
+        for index, (channels, count, conv_type) in enumerate(
+            zip(STAGE_CHANNELS, blocks, self.conv_types, strict=True), start=1
+        ):
+            layer = SpatioTemporalResLayer(in_channels, channels, 3, count,
+                                           downsample=index > 1, conv_type=conv_type,
+                                           convention=convention)
+            self.add_module(f"layer{index}", layer)
+            in_channels = channels
+        self.avgpool = nn.AdaptiveAvgPool3d((1, 1, 1))
+        self.fc = nn.Linear(512, self.num_classes)
+        self.clip_stride = self._clip_stride()
+        self._initialize_weights()
+
+    def _clip_stride(self) -> Triple:
+        stride = [1, 1, 1]
+        stem_convs = [m for m in self.stem.modules() if isinstance(m, nn.Conv3d)]
+        strides = [conv.stride for conv in stem_convs]
+        strides += [self.get_submodule(f"layer{i}")[0].stride for i in range(1, 5)]
+        for s in strides:
+            stride = [a * b for a, b in zip(stride, s, strict=True)]
+        return tuple(stride)  # type: ignore[return-value]
+
+    def _initialize_weights(self) -> None:
+        # torchvision's scheme, so that a model trained from scratch here starts
+        # where one trained with torchvision would.
+        for module in self.modules():
+            if isinstance(module, nn.Conv3d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm3d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, 0, 0.01)
+                nn.init.zeros_(module.bias)
+
+    def check_input(self, x: object) -> None:
+        """Raise a clear error if `x` is not a clip this network can classify.
+
+        Checks: a float 5D (N, 3, T, H, W) tensor; T, H, W at least the
+        network's ``clip_stride`` (with fewer frames the last stages see only
+        padding: R3D-18 and R(2+1)D-18 halve T three times, so they need 8
+        frames, MC3 keeps T); and, in training mode, more than one value per
+        channel for BatchNorm at the last stage.
+        """
+        name = type(self).__name__
+        first_conv = next(m for m in self.stem.modules() if isinstance(m, nn.Conv3d))
+        check_clip(x, 3, first_conv.kernel_size, first_conv.padding, name)
+        n, _, *sizes = x.shape
+        for axis, size, stride in zip(("T (frames)", "H", "W"), sizes, self.clip_stride,
+                                      strict=True):
+            if size < stride:
+                raise ValueError(
+                    f"{name} shrinks {axis} by {stride} (its clip_stride is "
+                    f"{self.clip_stride} for T, H, W), so it needs {axis} >= {stride}; got a "
+                    f"clip of shape {tuple(x.shape)}. Use a longer or larger clip"
+                    + (", or mc3_18, which keeps T" if axis.startswith("T") else "")
+                )
+        last = [-(-size // stride) for size, stride in zip(sizes, self.clip_stride, strict=True)]
+        if self.training and n * last[0] * last[1] * last[2] == 1:
+            raise ValueError(
+                f"{name} in training mode: the last stage would output (N, 512, "
+                f"{last[0]}, {last[1]}, {last[2]}) with N = {n}, a single value per channel, "
+                "and BatchNorm cannot estimate a variance from one value. Use a batch of "
+                "2 or more clips, a larger clip, or model.eval()"
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        x = self.stem(x)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(self.avgpool(x).flatten(1))
+
+
+# --------------------------------------------------------------------------
+# 7. Builders
+# --------------------------------------------------------------------------
+
+_ARCHITECTURES: dict[str, tuple[ConvType, ConvType, ConvType, ConvType]] = {
+    "r3d": ("3d", "3d", "3d", "3d"),
+    # MC3: 3D convs in the stem and the first stage, 2D convs above (paper Sec. 3.2).
+    "mc3": ("3d", "2d", "2d", "2d"),
+    "r2plus1d": ("2plus1d", "2plus1d", "2plus1d", "2plus1d"),
+}
+
+
+def video_resnet(
+    arch: str,
+    depth: int = 18,
+    num_classes: int = 400,
+    convention: Convention = "torchvision",
+) -> VideoResNet:
+    """Build any of the video ResNets by name and depth.
+
+    Args:
+        arch: ``"r3d"`` (3D convs everywhere), ``"mc3"`` (3D in the stem and
+            stage 1, 2D-in-time above) or ``"r2plus1d"`` ((2+1)D everywhere).
+        depth: 18 or 34 (blocks per stage `DEPTHS`). Default: 18.
+        num_classes: outputs of the classifier. Default: 400 (Kinetics-400).
+        convention: ``"torchvision"`` (default) or ``"paper"``; only (2+1)D
+            networks have intermediate channels to choose: with ``"paper"``
+            every (2+1)D conv gets M from its own channels and the stem gets
+            M = 83 from the formula instead of 45.
+
+    Shape:
+        - Input: (N, 3, T, H, W), e.g. (N, 3, 16, 112, 112)
+        - Output: (N, num_classes)
+    """
+    if arch not in _ARCHITECTURES:
+        raise ValueError(f"arch must be one of {tuple(_ARCHITECTURES)}, got {arch!r}")
+    blocks = _check_depth(depth)
+    convention = _check_convention(convention)
+    if arch == "r2plus1d":
+        stem_m = 45 if convention == "torchvision" else formula_intermediate_channels(
+            3, 64, (3, 7, 7))
+        stem: nn.Module = R2Plus1dStem(stem_m)
+    else:
+        if convention != "torchvision":
+            raise ValueError(f"convention={convention!r} only changes (2+1)D convs; "
+                             f"{arch!r} has none. Use arch='r2plus1d'")
+        stem = BasicStem()
+    return VideoResNet(_ARCHITECTURES[arch], blocks, stem, num_classes, convention)
+
+
+def r3d_18(num_classes: int = 400) -> VideoResNet:
+    """R3D-18: 3x3x3 convs everywhere; 33,371,472 parameters, 40.697 GMACs at 16x112x112."""
+    return video_resnet("r3d", 18, num_classes)
+
+
+def mc3_18(num_classes: int = 400) -> VideoResNet:
+    """MC3-18: 3D stem and stage 1, 1x3x3 convs above; 11,695,440 parameters, 43.343 GMACs."""
+    return video_resnet("mc3", 18, num_classes)
+
+
+def r2plus1d_18(num_classes: int = 400, convention: Convention = "torchvision") -> VideoResNet:
+    """R(2+1)D-18: (2+1)D convs everywhere; 31,505,325 parameters, 40.519 GMACs (torchvision).
+
+    ``convention="paper"`` builds the paper-faithful variant (M per conv, stem
+    M = 83); see `video_resnet`.
+    """
+    return video_resnet("r2plus1d", 18, num_classes, convention)
+
+
+def r3d_34(num_classes: int = 400) -> VideoResNet:
+    """R3D-34: blocks (3, 4, 6, 3) of 3x3x3 convs."""
+    return video_resnet("r3d", 34, num_classes)
+
+
+def r2plus1d_34(num_classes: int = 400, convention: Convention = "torchvision") -> VideoResNet:
+    """R(2+1)D-34: blocks (3, 4, 6, 3) of (2+1)D convs; see `r2plus1d_18`."""
+    return video_resnet("r2plus1d", 34, num_classes, convention)
