@@ -257,10 +257,8 @@ def resnet34(num_classes: int = 1000) -> ResNet2d:
 def _block_kernel(kernel_size: Size3, conv_type: ConvType) -> Triple:
     """The (t, d_h, d_w) kernel a block's convs use; "2d" blocks have t = 1."""
     if conv_type == "2d" and isinstance(kernel_size, int) and not isinstance(kernel_size, bool):
-        kernel = (1, kernel_size, kernel_size)
-    else:
-        kernel = as_triple(kernel_size, "kernel_size", minimum=1)
-    kernel = as_triple(kernel, "kernel_size", minimum=1)
+        kernel_size = (1, kernel_size, kernel_size)
+    kernel = as_triple(kernel_size, "kernel_size", minimum=1)
     if conv_type == "2d" and kernel[0] != 1:
         raise ValueError(
             f"a '2d' (2D-in-time) block convolves each frame on its own, so its kernel has "
