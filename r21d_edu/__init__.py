@@ -6,6 +6,18 @@ Convolutions for Action Recognition". Every tensor is a clip of shape
 """
 
 from .compare import LayerComparison, compare_layers
+from .counting import (
+    ConvSpec,
+    LayerCost,
+    NetworkSummary,
+    activation_memory,
+    count_macs,
+    count_parameters,
+    layer_cost,
+    receptive_field,
+    stage_shapes,
+    summarize_network,
+)
 from .layers import (
     FullConv3d,
     NaiveConv2Plus1d,
@@ -18,6 +30,17 @@ from .layers import (
 __version__ = "0.1.0"
 
 __all__ = [
+    # counting
+    "ConvSpec",
+    "LayerCost",
+    "NetworkSummary",
+    "activation_memory",
+    "count_macs",
+    "count_parameters",
+    "layer_cost",
+    "receptive_field",
+    "stage_shapes",
+    "summarize_network",
     "FullConv3d",
     "LayerComparison",
     "NaiveConv2Plus1d",
