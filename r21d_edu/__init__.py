@@ -26,6 +26,27 @@ from .layers import (
     copy_weights,
     intermediate_channels,
 )
+from .models import (
+    BasicBlock2d,
+    SpatioTemporalResBlock,
+    SpatioTemporalResLayer,
+    VideoResNet,
+    mc3_18,
+    r2plus1d_18,
+    r2plus1d_34,
+    r3d_18,
+    r3d_34,
+    resnet18,
+    video_resnet,
+)
+from .summary import LayerTable, NetworkComparison, compare_networks, layer_table
+from .weights import (
+    StateDictMismatchError,
+    check_state_dict,
+    load_weights,
+    preprocess_clip,
+    read_state_dict,
+)
 
 __version__ = "0.1.0"
 
@@ -49,4 +70,25 @@ __all__ = [
     "compare_layers",
     "copy_weights",
     "intermediate_channels",
+    # models, weights, summary
+    "BasicBlock2d",
+    "SpatioTemporalResBlock",
+    "SpatioTemporalResLayer",
+    "VideoResNet",
+    "mc3_18",
+    "r2plus1d_18",
+    "r2plus1d_34",
+    "r3d_18",
+    "r3d_34",
+    "resnet18",
+    "video_resnet",
+    "LayerTable",
+    "NetworkComparison",
+    "compare_networks",
+    "layer_table",
+    "StateDictMismatchError",
+    "check_state_dict",
+    "load_weights",
+    "preprocess_clip",
+    "read_state_dict",
 ]
