@@ -26,6 +26,13 @@ from .layers import (
     copy_weights,
     intermediate_channels,
 )
+from .lowrank import (
+    EnergyProfile,
+    compose,
+    energy_profile,
+    factorize,
+    smooth_kernel,
+)
 from .models import (
     BasicBlock2d,
     SpatioTemporalResBlock,
@@ -51,6 +58,12 @@ from .weights import (
 __version__ = "0.1.0"
 
 __all__ = [
+    # lowrank
+    "EnergyProfile",
+    "compose",
+    "energy_profile",
+    "factorize",
+    "smooth_kernel",
     # counting
     "ConvSpec",
     "LayerCost",

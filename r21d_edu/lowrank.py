@@ -1,0 +1,498 @@
+"""The low-rank view: a linear (2+1)D layer is a rank-M 3D convolution.
+
+Without the BatchNorm + ReLU in the middle, a (2+1)D layer computes
+
+    out[o] = sum_m temporal[o, m, τ] * (sum_i spatial[m, i, y, x] * x[i])
+
+which is one 3D convolution with kernel
+
+    W[o, i, τ, y, x] = sum_m temporal[o, m, τ] · spatial[m, i, y, x].
+
+Unfold a 3D kernel as a matrix with rows (o, τ) and columns (i, y, x), of size
+(C_out·t) × (C_in·d_h·d_w): the formula above says that matrix is the product
+of a (C_out·t) × M and an M × (C_in·d_h·d_w) matrix, so its rank is at most
+M. Conversely, the truncated SVD of any 3D kernel gives the best rank-M
+approximation in Frobenius norm (Eckart–Young), and therefore the best linear
+(2+1)D layer with M intermediate channels for that kernel:
+
+- `unfold_kernel` / `fold_kernel` — the matrix view and back;
+- `factorize(conv3d, rank)` — the (2+1)D layer (middle BN/ReLU off) of the
+  truncated SVD, stride, padding and bias carried over exactly;
+- `compose(layer)` — the `nn.Conv3d` that a linear (2+1)D layer equals;
+- `energy_profile(conv3d)` — the share of squared singular values kept at each
+  rank, the rank a target share needs, and what the paper's M keeps;
+- `smooth_kernel` — a seeded, smooth 3D kernel to compare with random ones;
+- `energy_figure` — energy-vs-rank curves.
+
+Tensors are (N, C, T, H, W) clips; kernels are (C_out, C_in, t, d_h, d_w) like
+`nn.Conv3d.weight`.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from ._checks import Triple, as_triple, check_int
+from .layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv, intermediate_channels
+from .viz.style import METHOD_COLORS
+
+__all__ = [
+    "EnergyProfile",
+    "compose",
+    "energy_figure",
+    "energy_profile",
+    "factorize",
+    "fold_kernel",
+    "smooth_kernel",
+    "unfold_kernel",
+]
+
+
+# --------------------------------------------------------------------------
+# The matrix view of a 3D kernel
+# --------------------------------------------------------------------------
+
+
+def _check_kernel(weight: object) -> torch.Tensor:
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"expected a kernel tensor, got {type(weight).__name__}")
+    if weight.dim() != 5:
+        raise ValueError(
+            "expected a 3D-conv kernel of shape (C_out, C_in, t, d_h, d_w) like "
+            f"nn.Conv3d.weight, got shape {tuple(weight.shape)}"
+        )
+    return weight
+
+
+def unfold_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """The 3D kernel as a (C_out·t) × (C_in·d_h·d_w) matrix.
+
+    Row (o, τ) holds what output channel o takes from time offset τ; column
+    (i, y, x) what comes from input channel i at pixel offset (y, x). Time goes
+    with the output side because the temporal conv of the (2+1)D layer comes
+    last (it maps M channels to C_out over t frames).
+
+    Args:
+        weight: (C_out, C_in, t, d_h, d_w), e.g. ``conv.weight``.
+
+    Shape:
+        - Input: (C_out, C_in, t, d_h, d_w)
+        - Output: (C_out·t, C_in·d_h·d_w)
+    """
+    w = _check_kernel(weight)
+    c_out, c_in, t, d_h, d_w = w.shape
+    return w.permute(0, 2, 1, 3, 4).reshape(c_out * t, c_in * d_h * d_w)
+
+
+def fold_kernel(
+    matrix: torch.Tensor, out_channels: int, in_channels: int, kernel_size: int | Sequence[int]
+) -> torch.Tensor:
+    """Inverse of `unfold_kernel`: a (C_out·t) × (C_in·d_h·d_w) matrix back to a kernel.
+
+    Args:
+        matrix: the unfolded kernel.
+        out_channels: C_out.
+        in_channels: C_in.
+        kernel_size: t, or (t, d_h, d_w).
+
+    Shape:
+        - Input: (C_out·t, C_in·d_h·d_w)
+        - Output: (C_out, C_in, t, d_h, d_w)
+    """
+    t, d_h, d_w = as_triple(kernel_size, "kernel_size", minimum=1)
+    expected = (out_channels * t, in_channels * d_h * d_w)
+    if tuple(matrix.shape) != expected:
+        raise ValueError(
+            f"expected a ({out_channels}·{t}) × ({in_channels}·{d_h}·{d_w}) = {expected} matrix "
+            f"for {in_channels} -> {out_channels} channels and kernel {(t, d_h, d_w)}, got "
+            f"shape {tuple(matrix.shape)}"
+        )
+    return matrix.reshape(out_channels, t, in_channels, d_h, d_w).permute(0, 2, 1, 3, 4)
+
+
+def _check_conv3d(conv: object, what: str) -> nn.Conv3d:
+    if not isinstance(conv, nn.Conv3d):
+        raise TypeError(
+            f"{what} expects an nn.Conv3d (or FullConv3d), got {type(conv).__name__}"
+        )
+    if conv.groups != 1:
+        raise ValueError(
+            f"{what} supports ungrouped convs only, got groups={conv.groups}: a grouped conv's "
+            "kernel is block-diagonal over channels; factorize each group's nn.Conv3d instead"
+        )
+    if tuple(conv.dilation) != (1, 1, 1):
+        raise ValueError(
+            f"{what} supports undilated convs only, got dilation={tuple(conv.dilation)}: the "
+            "(2+1)D layer's convs have no dilation to carry it over"
+        )
+    if isinstance(conv.padding, str) or conv.padding_mode != "zeros":
+        raise ValueError(
+            f"{what} needs numeric zero padding, got padding={conv.padding!r}, padding_mode="
+            f"{conv.padding_mode!r}; build the Conv3d with padding=(p_t, p_h, p_w)"
+        )
+    return conv
+
+
+def _full_rank(weight: torch.Tensor) -> int:
+    c_out, c_in, t, d_h, d_w = weight.shape
+    return min(c_out * t, c_in * d_h * d_w)
+
+
+# --------------------------------------------------------------------------
+# Factorize and compose
+# --------------------------------------------------------------------------
+
+
+def factorize(conv: nn.Conv3d, rank: int | None = None) -> SpatioTemporalConv:
+    """The best rank-``rank`` (2+1)D approximation of a 3D convolution.
+
+    Takes the SVD of the unfolded kernel, ``U S Vᵀ``, keeps the top ``rank``
+    singular values and splits each one evenly (√s to each side)::
+
+        spatial  = √S_r · V_rᵀ   (rank × C_in·d_h·d_w)  -> kernels (rank, C_in, 1, d_h, d_w)
+        temporal = U_r · √S_r    (C_out·t × rank)       -> kernels (C_out, rank, t, 1, 1)
+
+    By Eckart–Young no rank-``rank`` kernel is closer to the original in
+    Frobenius norm; the error is sqrt(s_{r+1}² + … ), see
+    `EnergyProfile.error_at`. At full rank the layer computes the same function
+    as ``conv`` (up to rounding). The SVD runs in float64; the layer comes back
+    in ``conv``'s dtype and device.
+
+    Args:
+        conv: an ungrouped, undilated `nn.Conv3d` / `FullConv3d` with zero padding.
+        rank: M, 1 ≤ M ≤ min(C_out·t, C_in·d_h·d_w). None uses the paper's M
+            (`intermediate_channels`).
+
+    Returns:
+        A `SpatioTemporalConv` with ``middle_bn_relu=False`` and M = ``rank``,
+        with ``conv``'s stride, padding and bias.
+
+    Shape:
+        - Input: (N, C_in, T, H, W)
+        - Output: (N, C_out, T', H', W'), the same as ``conv``'s.
+
+    Example::
+
+        >>> conv = nn.Conv3d(64, 64, 3, padding=1)
+        >>> factorize(conv).intermediate_channels   # the paper's M
+        144
+    """
+    conv = _check_conv3d(conv, "factorize")
+    weight = conv.weight.detach()
+    full = _full_rank(weight)
+    c_out, c_in, t, d_h, d_w = weight.shape
+    if rank is None:
+        rank = intermediate_channels(c_in, c_out, (t, d_h, d_w))
+        if rank < 1:
+            raise ValueError(
+                f"the paper's formula gives M = {rank} for {c_in} -> {c_out} channels with "
+                f"kernel {(t, d_h, d_w)}; pass a rank between 1 and {full}"
+            )
+    rank = check_int(rank, "rank", minimum=1)
+    if rank > full:
+        raise ValueError(
+            f"rank must be at most the full rank min(C_out·t, C_in·d_h·d_w) = "
+            f"min({c_out}·{t}, {c_in}·{d_h}·{d_w}) = {full}, got {rank}; a larger rank "
+            f"adds only zero channels — use rank={full} for an exact factorization"
+        )
+    u, s, vh = torch.linalg.svd(unfold_kernel(weight.double()), full_matrices=False)
+    root = s[:rank].sqrt()
+    temporal = (u[:, :rank] * root).reshape(c_out, t, rank).permute(0, 2, 1)
+    spatial = (root[:, None] * vh[:rank]).reshape(rank, c_in, d_h, d_w)
+    layer = SpatioTemporalConv(
+        c_in, c_out, (t, d_h, d_w), tuple(conv.stride), tuple(conv.padding),
+        bias=conv.bias is not None, intermediate_channels=rank, middle_bn_relu=False,
+    ).to(device=weight.device, dtype=weight.dtype)
+    with torch.no_grad():
+        layer.spatial.weight.copy_(spatial.reshape(layer.spatial.weight.shape))
+        layer.temporal.weight.copy_(temporal.reshape(layer.temporal.weight.shape))
+        if conv.bias is not None:
+            layer.temporal.bias.copy_(conv.bias)
+    return layer
+
+
+def compose(layer: SpatioTemporalConv | NaiveConv2Plus1d) -> FullConv3d:
+    """The 3D convolution that a linear (2+1)D layer computes.
+
+    Its kernel is ``W[o, i, τ, y, x] = Σ_m temporal[o, m, τ] · spatial[m, i, y, x]``,
+    with the layer's stride, padding and bias. Zero padding commutes with the
+    bias-free spatial conv, so the padded 3D conv gives exactly the layer's
+    output, borders included.
+
+    Args:
+        layer: a `SpatioTemporalConv` or `NaiveConv2Plus1d` built with
+            ``middle_bn_relu=False``.
+
+    Returns:
+        A `FullConv3d` (an `nn.Conv3d`) in the layer's dtype and device.
+
+    Shape:
+        - Input: (N, C_in, T, H, W)
+        - Kernel: (C_out, C_in, t, d_h, d_w), of rank ≤ M when unfolded
+        - Output: (N, C_out, T', H', W'), the same as the layer's.
+    """
+    if not isinstance(layer, (SpatioTemporalConv, NaiveConv2Plus1d)):
+        raise TypeError(
+            "compose expects a SpatioTemporalConv or NaiveConv2Plus1d, got "
+            f"{type(layer).__name__}"
+        )
+    if layer.middle_bn_relu:
+        raise ValueError(
+            "compose needs a layer built with middle_bn_relu=False: with BatchNorm + ReLU "
+            "between the convs the layer is not a 3D convolution — ReLU is not linear "
+            "(relu(a) + relu(b) != relu(a + b)), so no single kernel gives its output, and "
+            "BatchNorm in training mode depends on the batch. Build the layer with "
+            "middle_bn_relu=False (factorize does) to compose it"
+        )
+    t, d_h, d_w = layer.kernel_size
+    m = layer.intermediate_channels
+    temporal = layer.temporal.weight.detach().reshape(layer.out_channels, m, t)
+    spatial = layer.spatial.weight.detach().reshape(m, layer.in_channels, d_h, d_w)
+    kernel = torch.einsum("omt,mihw->oithw", temporal, spatial)
+    conv = FullConv3d(
+        layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
+        bias=layer.temporal.bias is not None,
+    ).to(device=kernel.device, dtype=kernel.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(kernel)
+        if conv.bias is not None:
+            conv.bias.copy_(layer.temporal.bias)
+    return conv
+
+
+# --------------------------------------------------------------------------
+# Energy per rank
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class EnergyProfile:
+    """How much of a 3D kernel each rank of the (2+1)D factorization keeps.
+
+    The energy kept at rank r is ``(s_1² + … + s_r²) / (s_1² + … + s_R²)`` with
+    s the singular values of the unfolded kernel and R the full rank. It is the
+    share of the kernel's squared Frobenius norm that the best rank-r (2+1)D
+    layer reproduces.
+
+    Fields: ``in_channels``, ``out_channels``, ``kernel_size``;
+    ``unfolded_shape`` (rows, cols); ``full_rank`` R; ``singular_values``
+    (descending); ``energy`` (``energy[r - 1]`` is the share kept at rank r);
+    ``paper_rank`` (the paper's M for this shape) and ``paper_energy``.
+    Methods: `energy_at`, `rank_for`, `error_at`.
+    """
+
+    in_channels: int
+    out_channels: int
+    kernel_size: Triple
+    unfolded_shape: tuple[int, int]
+    full_rank: int
+    singular_values: tuple[float, ...]
+    energy: tuple[float, ...]
+    paper_rank: int
+    paper_energy: float
+    explanation: str = field(default="", compare=False)
+
+    def _check_rank(self, rank: int) -> int:
+        rank = check_int(rank, "rank", minimum=1)
+        if rank > self.full_rank:
+            raise ValueError(
+                f"rank must be between 1 and the full rank {self.full_rank} of the "
+                f"{self.unfolded_shape[0]} × {self.unfolded_shape[1]} unfolded kernel, got {rank}"
+            )
+        return rank
+
+    def energy_at(self, rank: int) -> float:
+        """Share of the squared singular values kept by the top ``rank`` (0..1)."""
+        return self.energy[self._check_rank(rank) - 1]
+
+    def rank_for(self, target: float) -> int:
+        """The smallest rank that keeps at least ``target`` (0 < target ≤ 1) of the energy."""
+        if not isinstance(target, (int, float)) or not 0 < target <= 1:
+            raise ValueError(
+                f"target must be an energy share in (0, 1], e.g. 0.9 for 90 %, got {target!r}"
+            )
+        for rank, kept in enumerate(self.energy, start=1):
+            # A hair of tolerance so that target=1.0 is met despite rounding.
+            if kept >= target - 1e-12:
+                return rank
+        return self.full_rank
+
+    def error_at(self, rank: int) -> float:
+        """Frobenius distance of the best rank-``rank`` kernel: sqrt(s_{r+1}² + … + s_R²)."""
+        rank = self._check_rank(rank)
+        return math.sqrt(sum(s * s for s in self.singular_values[rank:]))
+
+    def __str__(self) -> str:
+        return self.explanation
+
+    def __repr__(self) -> str:
+        return (f"EnergyProfile({self.in_channels} -> {self.out_channels}, kernel="
+                f"{self.kernel_size}, full_rank={self.full_rank}, paper_rank={self.paper_rank}, "
+                f"paper_energy={self.paper_energy:.4f})")
+
+    def _repr_markdown_(self) -> str:
+        return "```text\n" + self.explanation + "\n```"
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self.explanation)}</pre>"
+
+
+def energy_profile(conv_or_kernel: nn.Conv3d | torch.Tensor) -> EnergyProfile:
+    """Energy kept per rank by factorizing a 3D kernel, and what the paper's M keeps.
+
+    Args:
+        conv_or_kernel: an ungrouped, undilated `nn.Conv3d`, or its weight
+            tensor (C_out, C_in, t, d_h, d_w).
+
+    Returns:
+        `EnergyProfile`.
+
+    Shape:
+        - Kernel: (C_out, C_in, t, d_h, d_w), unfolded to (C_out·t) × (C_in·d_h·d_w)
+
+    Example::
+
+        >>> torch.manual_seed(0)
+        >>> profile = energy_profile(nn.Conv3d(64, 64, 3))
+        >>> profile.full_rank, profile.paper_rank
+        (192, 144)
+    """
+    if isinstance(conv_or_kernel, nn.Module):
+        weight = _check_conv3d(conv_or_kernel, "energy_profile").weight.detach()
+    else:
+        weight = _check_kernel(conv_or_kernel).detach()
+    c_out, c_in, t, d_h, d_w = weight.shape
+    s = torch.linalg.svdvals(unfold_kernel(weight.double().cpu()))
+    squares = s * s
+    total = float(squares.sum())
+    if total == 0.0:
+        raise ValueError("the kernel is all zeros: it has no energy to share among ranks")
+    energy = tuple(float(e) for e in squares.cumsum(0) / total)
+    full = len(energy)
+    paper = intermediate_channels(c_in, c_out, (t, d_h, d_w))
+    paper_energy = energy[paper - 1] if paper >= 1 else 0.0
+    rows, cols = c_out * t, c_in * d_h * d_w
+    lines = [
+        f"kernel ({c_out}, {c_in}, {t}, {d_h}, {d_w}) unfolded as (C_out·t) × (C_in·d_h·d_w) = "
+        f"({c_out}·{t}) × ({c_in}·{d_h}·{d_w}) = {rows} × {cols}: full rank "
+        f"min({rows}, {cols}) = {full}",
+        f"energy kept at rank r = (s_1² + … + s_r²) / (s_1² + … + s_{full}²); "
+        f"s_1 = {float(s[0]):.4g}, s_{full} = {float(s[-1]):.4g}",
+        f"paper's M = ⌊{t}·{d_h * d_w}·{c_in}·{c_out} / ({d_h * d_w}·{c_in} + {t}·{c_out})⌋ = "
+        f"{paper} = {paper / full:.1%} of full rank, keeps {paper_energy:.2%} of the energy",
+    ]
+    if paper >= 2:
+        half = paper // 2
+        lines.append(f"half of it, rank {half}, keeps {energy[half - 1]:.2%}")
+    ranks = {target: next(r for r, e in enumerate(energy, 1) if e >= target - 1e-12)
+             for target in (0.5, 0.9, 0.99)}
+    lines.append("rank needed for " + ", ".join(f"{t_:.0%}: {r}" for t_, r in ranks.items()))
+    return EnergyProfile(c_in, c_out, (t, d_h, d_w), (rows, cols), full,
+                         tuple(float(v) for v in s), energy, paper, paper_energy,
+                         "\n".join(lines))
+
+
+# --------------------------------------------------------------------------
+# A smooth kernel, and a figure
+# --------------------------------------------------------------------------
+
+
+def smooth_kernel(
+    out_channels: int,
+    in_channels: int,
+    kernel_size: int | Sequence[int] = 3,
+    *,
+    seed: int = 0,
+    decay: float = 1.5,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """A seeded kernel that varies smoothly in time and space, like a trained one.
+
+    Each (output, input) channel pair gets a sum of 3D cosines (a DCT) whose
+    random coefficients shrink like ``exp(-decay · (f_t² + f_h² + f_w²))`` with
+    the frequency: the slowly varying patterns dominate, so the unfolded kernel
+    has a few strong directions and its energy concentrates in low ranks,
+    unlike a random (white-noise) kernel.
+
+    Args:
+        out_channels: C_out.
+        in_channels: C_in.
+        kernel_size: t, or (t, d_h, d_w). Default: 3.
+        seed: seed of the coefficients (the global RNG is left alone).
+        decay: how fast high frequencies fade; 0 gives white noise. Default: 1.5.
+        dtype: Default: ``torch.float64``.
+
+    Shape:
+        - Output: (C_out, C_in, t, d_h, d_w), like ``nn.Conv3d.weight``.
+    """
+    c_out = check_int(out_channels, "out_channels", minimum=1)
+    c_in = check_int(in_channels, "in_channels", minimum=1)
+    sizes = as_triple(kernel_size, "kernel_size", minimum=1)
+    if not isinstance(decay, (int, float)) or decay < 0:
+        raise ValueError(f"decay must be a number >= 0, got {decay!r}")
+    generator = torch.Generator().manual_seed(seed)
+
+    def dct_basis(n: int) -> torch.Tensor:  # (frequency, position), orthonormal
+        pos = torch.arange(n, dtype=torch.float64) + 0.5
+        freq = torch.arange(n, dtype=torch.float64)[:, None]
+        basis = torch.cos(math.pi * freq * pos / n)
+        return basis / basis.norm(dim=1, keepdim=True)
+
+    b_t, b_h, b_w = (dct_basis(n) for n in sizes)
+    f_t, f_h, f_w = (torch.arange(n, dtype=torch.float64) for n in sizes)
+    scale = torch.exp(-decay * (f_t[:, None, None] ** 2 + f_h[None, :, None] ** 2
+                                + f_w[None, None, :] ** 2))
+    coeffs = torch.randn(c_out, c_in, *sizes, generator=generator, dtype=torch.float64) * scale
+    kernel = torch.einsum("oiabc,ax,by,cz->oixyz", coeffs, b_t, b_h, b_w)
+    # Same overall size as nn.Conv3d's default init, so plots compare like with like.
+    fan_in = c_in * math.prod(sizes)
+    kernel = kernel / kernel.std() / math.sqrt(3 * fan_in)
+    return kernel.to(dtype)
+
+
+def energy_figure(
+    profiles: Mapping[str, EnergyProfile], *, mark_ranks: Sequence[int] = ()
+) -> Figure:
+    """Energy kept against rank, one curve per kernel, with the paper's M marked.
+
+    Args:
+        profiles: label -> `EnergyProfile` (e.g. ``{"random": ..., "smooth": ...}``).
+        mark_ranks: extra ranks to mark with dotted lines (e.g. M // 2).
+
+    Returns:
+        A matplotlib `Figure` (not shown; display it or save it).
+
+    Shape:
+        Not applicable.
+    """
+    if not profiles:
+        raise ValueError("energy_figure needs at least one profile, got none")
+    fig = Figure(figsize=(6.4, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    # The package's colours belong to methods; kernels get neutral greys and blues.
+    palette = ["#333333", "#0072B2", "#D55E00", "#999999"]
+    for (label, profile), colour in zip(profiles.items(), palette * len(profiles), strict=False):
+        ranks = range(1, profile.full_rank + 1)
+        ax.plot(ranks, [100 * e for e in profile.energy], color=colour, label=label)
+    first = next(iter(profiles.values()))
+    paper = first.paper_rank
+    if paper >= 1:
+        ax.axvline(paper, color=METHOD_COLORS["2plus1d"], linestyle="--",
+                   label=f"paper's M = {paper}")
+    for rank in mark_ranks:
+        ax.axvline(rank, color=METHOD_COLORS["2plus1d"], linestyle=":", label=f"rank {rank}")
+    ax.set_xlabel(f"rank M (full rank {first.full_rank})")
+    ax.set_ylabel("energy kept (%)")
+    ax.set_ylim(0, 101)
+    ax.set_xlim(0, max(p.full_rank for p in profiles.values()) + 1)
+    ax.set_title("Energy kept by the best rank-M (2+1)D layer")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    return fig
