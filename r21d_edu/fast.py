@@ -1,0 +1,284 @@
+"""An inference-ready (2+1)D layer: same outputs, less memory traffic.
+
+`SpatioTemporalConv` in eval mode runs four kernels — spatial conv, BatchNorm,
+ReLU, temporal conv — and the M-channel middle tensor (2.25x the input at
+64 -> 144 -> 64) travels through memory between each pair. On a GPU that
+traffic, not the arithmetic, often sets the time. `FastSpatioTemporalConv`
+computes the same function with less of it:
+
+1. **BatchNorm folded into the spatial conv.** In eval mode BN is a fixed
+   per-channel affine map ``y = s * x + b`` with ``s = gamma / sqrt(var + eps)``
+   and ``b = beta - s * mean``; scaling the conv's filters by ``s`` and giving it
+   bias ``b`` gives the same output in one kernel. (Done in float64, then
+   rounded once to the layer's dtype.)
+2. **ReLU fused** into the conv where the backend offers it (cuDNN's
+   conv + bias + ReLU on CUDA); elsewhere it runs in place, without allocating
+   a second middle tensor.
+3. **channels_last_3d** (N, T, H, W, C in memory) on CUDA, the layout cuDNN's
+   tensor-core kernels use natively; with the default layout they add
+   transposes. (On CPU oneDNN is not reliably faster with it, so it is off.)
+4. **M padded to a multiple of 8** with all-zero filters: tensor cores work on
+   channel blocks of 8, so M = 83 (the seed's stem) would leave blocks part-
+   empty or fall back to slower kernels. A zero filter gives a zero channel,
+   ReLU keeps it zero, and the temporal conv's zero weights for it add exactly
+   nothing: the outputs are unchanged.
+5. optionally **torch.compile**, which fuses what is left (bias, ReLU, layout
+   changes); off by default because compiling takes seconds to minutes.
+
+It is for inference only: folded BN cannot use batch statistics, so training
+goes through the plain layer.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._checks import Triple, check_clip, check_int
+from .layers import NaiveConv2Plus1d, SpatioTemporalConv
+
+__all__ = ["FastSpatioTemporalConv", "make_fast"]
+
+
+def _fold_batchnorm(
+    weight: torch.Tensor, bn: nn.BatchNorm3d
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Filters and bias of a bias-free conv followed by an eval-mode BN, as one conv."""
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError(
+            "cannot fold a BatchNorm without running statistics (track_running_stats=False): "
+            "in eval mode it still normalises with batch statistics, which no fixed conv can do"
+        )
+    scale = bn.running_var.double().add(bn.eps).rsqrt()
+    if bn.weight is not None:
+        scale = scale * bn.weight.double()
+    shift = -bn.running_mean.double() * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias.double()
+    folded = weight.double() * scale.reshape(-1, 1, 1, 1, 1)
+    return folded.to(weight.dtype), shift.to(weight.dtype)
+
+
+class FastSpatioTemporalConv(nn.Module):
+    r"""`SpatioTemporalConv` for inference: BN folded, ReLU fused, channels-last, M padded.
+
+    Build it from a trained layer with `FastSpatioTemporalConv.from_layer` (or
+    `make_fast`); its outputs equal the layer's outputs in eval mode (up to
+    float rounding of the folded weights). The ``inference_only`` flag tells the
+    timing harness not to time it in training.
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding: as
+            `SpatioTemporalConv` (ints or (t, h, w) triples already expanded).
+        intermediate_channels: M of the original layer.
+        bias: whether the temporal conv has a bias.
+        relu: whether a ReLU follows the spatial conv (the layer's ``middle_bn_relu``).
+        pad_to: round M up to a multiple of this with zero filters (1: no padding).
+        channels_last: use ``torch.channels_last_3d``; None: on CUDA inputs only.
+        compile: run the forward pass through ``torch.compile`` (compiled on
+            the first call, again for each new input shape); True uses the
+            default ``"inductor"`` backend, a string names another backend
+            (``"eager"`` only traces, which is quick and useful in tests).
+
+    Shape:
+        - Input: (N, C_in, T, H, W), any memory format
+        - Middle: (N, M_padded, T, H', W')
+        - Output: (N, C_out, T', H', W'), as `SpatioTemporalConv`; channels-last
+          in memory when ``channels_last`` applies (same values, same shape).
+
+    Example::
+
+        >>> layer = SpatioTemporalConv(64, 64, 3, padding=1).eval()
+        >>> fast = FastSpatioTemporalConv.from_layer(layer)
+        >>> x = torch.randn(1, 64, 4, 8, 8)
+        >>> torch.allclose(fast(x), layer(x), atol=1e-5)
+        True
+    """
+
+    inference_only = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Triple,
+        stride: Triple,
+        padding: Triple,
+        intermediate_channels: int,
+        bias: bool = True,
+        relu: bool = True,
+        pad_to: int = 8,
+        channels_last: bool | None = None,
+        compile: bool | str = False,
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_int(in_channels, "in_channels", minimum=1)
+        self.out_channels = check_int(out_channels, "out_channels", minimum=1)
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.intermediate_channels = check_int(
+            intermediate_channels, "intermediate_channels (M)", minimum=1)
+        self.pad_to = check_int(pad_to, "pad_to", minimum=1)
+        self.padded_channels = math.ceil(self.intermediate_channels / self.pad_to) * self.pad_to
+        self.relu = bool(relu)
+        self.channels_last = channels_last
+        if not isinstance(compile, (bool, str)):
+            raise TypeError(f"compile must be True, False or a backend name, got {compile!r}")
+        self.compile = "inductor" if compile is True else compile
+        t, d_h, d_w = kernel_size
+        (s_t, s_h, s_w), (p_t, p_h, p_w) = stride, padding
+        m = self.padded_channels
+        # The spatial conv carries the folded BN's shift as its bias.
+        self.spatial = nn.Conv3d(in_channels, m, (1, d_h, d_w), (1, s_h, s_w), (0, p_h, p_w),
+                                 bias=self.relu)
+        self.temporal = nn.Conv3d(m, out_channels, (t, 1, 1), (s_t, 1, 1), (p_t, 0, 0),
+                                  bias=bias)
+        # Set on the first CUDA call: whether cuDNN's fused conv+bias+ReLU works here.
+        self._cudnn_relu: bool | None = None
+        self._compiled: Any = None
+
+    @classmethod
+    def from_layer(
+        cls,
+        layer: SpatioTemporalConv | NaiveConv2Plus1d,
+        *,
+        pad_to: int = 8,
+        channels_last: bool | None = None,
+        compile: bool | str = False,
+    ) -> FastSpatioTemporalConv:
+        """The fast equivalent of a (2+1)D layer, on its device and in its dtype.
+
+        The layer's BatchNorm running statistics are folded in, so the result
+        matches the layer in **eval** mode; the layer itself is not changed.
+
+        Args:
+            layer: a `SpatioTemporalConv` (or a `NaiveConv2Plus1d`, converted first).
+            pad_to, channels_last, compile: as in the class.
+
+        Shape:
+            As `SpatioTemporalConv`.
+        """
+        if isinstance(layer, NaiveConv2Plus1d):
+            layer = SpatioTemporalConv.from_naive(layer)
+        if not isinstance(layer, SpatioTemporalConv):
+            raise TypeError(
+                f"from_layer expects a SpatioTemporalConv or NaiveConv2Plus1d, got "
+                f"{type(layer).__name__}; a plain nn.Conv3d is already a single kernel"
+            )
+        config = layer.config
+        weight = layer.spatial.weight.detach()
+        fast = cls(
+            config["in_channels"], config["out_channels"], config["kernel_size"],
+            config["stride"], config["padding"], config["intermediate_channels"],
+            bias=config["bias"], relu=config["middle_bn_relu"], pad_to=pad_to,
+            channels_last=channels_last, compile=compile,
+        ).to(device=weight.device, dtype=weight.dtype)
+        m = layer.intermediate_channels
+        with torch.no_grad():
+            fast.spatial.weight.zero_()
+            fast.temporal.weight.zero_()
+            if layer.middle_bn_relu:
+                folded, shift = _fold_batchnorm(weight, layer.bn)
+                fast.spatial.weight[:m].copy_(folded)
+                fast.spatial.bias.zero_()
+                fast.spatial.bias[:m].copy_(shift)
+            else:
+                fast.spatial.weight[:m].copy_(weight)
+            fast.temporal.weight[:, :m].copy_(layer.temporal.weight)
+            if layer.temporal.bias is not None:
+                fast.temporal.bias.copy_(layer.temporal.bias)
+        return fast.train(layer.training)
+
+    def _uses_channels_last(self, x: torch.Tensor) -> bool:
+        return x.is_cuda if self.channels_last is None else self.channels_last
+
+    def _spatial_relu(self, x: torch.Tensor, allow_cudnn: bool) -> torch.Tensor:
+        conv = self.spatial
+        needs_grad = torch.is_grad_enabled() and (
+            x.requires_grad or conv.weight.requires_grad)
+        cudnn_ok = allow_cudnn and x.is_cuda and self._cudnn_relu is not False
+        if cudnn_ok and self.relu and not needs_grad:
+            try:
+                # One cuDNN call: conv, + bias, ReLU, without writing the pre-ReLU tensor.
+                out = torch.cudnn_convolution_relu(
+                    x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, 1)
+                self._cudnn_relu = True
+                return out
+            except (RuntimeError, NotImplementedError):
+                # Not offered for this dtype/shape/cuDNN: fall back, and do not retry.
+                self._cudnn_relu = False
+        middle = conv(x)
+        return F.relu_(middle) if self.relu else middle
+
+    def _forward(self, x: torch.Tensor, allow_cudnn: bool = True) -> torch.Tensor:
+        if self._uses_channels_last(x):
+            x = x.contiguous(memory_format=torch.channels_last_3d)
+        return self.temporal(self._spatial_relu(x, allow_cudnn))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_clip(x, self.in_channels, self.kernel_size, self.padding, type(self).__name__)
+        if self.compile:
+            if self._compiled is None:
+                # Inductor fuses bias + ReLU itself; the opaque cuDNN op would stop it.
+                self._compiled = torch.compile(
+                    lambda clip: self._forward(clip, allow_cudnn=False),
+                    backend=self.compile, dynamic=False)
+            return self._compiled(x)
+        return self._forward(x)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A compiled function is tied to this object; copies compile their own.
+        state = self.__dict__.copy()
+        state["_compiled"] = None
+        return state
+
+    def extra_repr(self) -> str:
+        padded = (f" (padded to {self.padded_channels})"
+                  if self.padded_channels != self.intermediate_channels else "")
+        layout = {None: "on CUDA", True: "always", False: "never"}[self.channels_last]
+        return (f"{self.in_channels} -> M={self.intermediate_channels}{padded} -> "
+                f"{self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, BN folded, relu={self.relu}, "
+                f"channels_last={layout}, compile={self.compile}")
+
+
+def make_fast(
+    module: nn.Module,
+    *,
+    pad_to: int = 8,
+    channels_last: bool | None = None,
+    compile: bool | str = False,
+) -> nn.Module:
+    """A fast, inference-only copy of a (2+1)D layer or of a network containing them.
+
+    A `SpatioTemporalConv` or `NaiveConv2Plus1d` becomes a
+    `FastSpatioTemporalConv`; any other module is deep-copied with each
+    (2+1)D layer inside it replaced (e.g. every conv of an R(2+1)D-18). The
+    original is not changed. Compare outputs in eval mode: the copy uses the
+    BatchNorm running statistics.
+
+    Args:
+        module: a (2+1)D layer or a network.
+        pad_to, channels_last, compile: as `FastSpatioTemporalConv`.
+
+    Shape:
+        As the module's.
+    """
+    options = {"pad_to": pad_to, "channels_last": channels_last, "compile": compile}
+    if isinstance(module, (SpatioTemporalConv, NaiveConv2Plus1d)):
+        return FastSpatioTemporalConv.from_layer(module, **options)
+    network = copy.deepcopy(module)
+    _replace_in_place(network, options)
+    return network
+
+
+def _replace_in_place(module: nn.Module, options: dict[str, Any]) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, (SpatioTemporalConv, NaiveConv2Plus1d)):
+            setattr(module, name, FastSpatioTemporalConv.from_layer(child, **options))
+        else:
+            _replace_in_place(child, options)
