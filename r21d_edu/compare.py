@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ._checks import as_triple, check_int
-from .layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv, Size3
+from .layers import FullConv3d, NaiveConv2Plus1d, Size3, SpatioTemporalConv
 
 Shape = tuple[int, ...]
 

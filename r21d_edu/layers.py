@@ -479,7 +479,9 @@ def copy_weights(source: _TwoPlusOne, target: _TwoPlusOne) -> _TwoPlusOne:
             for key in source.config
             if source.config[key] != target.config[key]
         )
-        raise ValueError(f"copy_weights needs layers of the same shape; they differ in {differences}")
+        raise ValueError(
+            f"copy_weights needs layers of the same shape; they differ in {differences}"
+        )
     with torch.no_grad():
         target.spatial.weight.copy_(source.spatial.weight.reshape(target.spatial.weight.shape))
         target.temporal.weight.copy_(source.temporal.weight.reshape(target.temporal.weight.shape))

@@ -1,10 +1,14 @@
 """The conda/Binder environment and the pip package ask for the same things."""
 
 import re
-import tomllib
 from pathlib import Path
 
 import yaml
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge names for PyPI names that differ; PyTorch's CPU build keeps Binder small.
