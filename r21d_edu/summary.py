@@ -99,6 +99,10 @@ class LayerTable:
         """FLOPs = 2 x MACs, what `torch.utils.flop_counter.FlopCounterMode` reports."""
         return 2 * self.macs
 
+    def __repr__(self) -> str:
+        return (f"LayerTable({self.network!r}, input_shape={self.input_shape}, "
+                f"rows={len(self.rows)}, params={self.params:,}, macs={self.macs:,})")
+
     def as_records(self) -> list[dict]:
         """Rows as dicts (``pandas.DataFrame(table.as_records())`` makes a DataFrame)."""
         return [vars(row).copy() for row in self.rows]
@@ -244,6 +248,10 @@ class NetworkComparison:
     cells: dict[str, dict[str, SummaryRow]]
     params: dict[str, int]
     macs: dict[str, int]
+
+    def __repr__(self) -> str:
+        totals = ", ".join(f"{n!r}: {self.params[n]:,} params" for n in self.networks)
+        return f"NetworkComparison({totals})"
 
     def __str__(self) -> str:
         lines = []

@@ -113,3 +113,10 @@ def test_resnet18_table_uses_its_image_input() -> None:
     shapes = {r.name: r.output_shape for r in table.rows}
     assert shapes["conv1"] == (1, 64, 112, 112) and shapes["maxpool"] == (1, 64, 56, 56)
     assert round(table.macs / 1e9, 3) == 1.814  # torchvision's published figure
+
+
+def test_short_reprs_for_plain_text_displays() -> None:
+    table = layer_table(on_meta(r3d_18), depth=1, name="r3d_18")
+    assert repr(table) == ("LayerTable('r3d_18', input_shape=(1, 3, 16, 112, 112), rows=7, "
+                           "params=33,371,472, macs=40,696,553,472)")
+    assert "'R3D-18': 33,371,472 params" in repr(compare_networks())
