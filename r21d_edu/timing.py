@@ -369,7 +369,9 @@ def count_work(
     x.requires_grad_(grad)
     counter, flops = _TrafficCounter(), FlopCounterMode(display=False)
     with _module_state_kept(module, mode), flops, counter:
-        context = torch.enable_grad() if grad else torch.inference_mode()
+        # no_grad, not inference_mode: under inference_mode composite ops such as
+        # reshape reach us undecomposed, hiding whether they copied or only viewed.
+        context = torch.enable_grad() if grad else torch.no_grad()
         with context:
             out = torch.func.functional_call(module, tensors, (x,))
             if grad:
