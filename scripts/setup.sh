@@ -30,10 +30,12 @@ if ! python -c 'import torch' 2>/dev/null; then
     python -m pip install "torch>=2.2"
   else
     # No NVIDIA GPU: PyTorch's CPU-only build is a tenth of the size of the CUDA one.
-    # Where PyTorch's index can't be reached, fall back to a pinned release that
-    # mirrors with a local CPU wheel serve (a bare "torch" would pull the CUDA build).
+    # Ask PyTorch's CPU index alone (PIP_CONFIG_FILE=/dev/null drops configured extra
+    # indexes, which would offer CUDA builds). Where that index can't be reached, a
+    # pinned release is asked for: mirrors that carry a local CPU wheel serve it
+    # ("2.13.0+cpu" sorts above "2.13.0"), where a bare "torch" would pull CUDA.
     echo "r21d-edu: no NVIDIA GPU found; installing PyTorch's CPU build"
-    PIP_EXTRA_INDEX_URL="" python -m pip install --retries 0 --timeout 20 \
+    PIP_CONFIG_FILE=/dev/null python -m pip install --retries 0 --timeout 20 \
         --index-url https://download.pytorch.org/whl/cpu "torch>=2.2" \
       || python -m pip install "torch==2.13.0"
   fi
