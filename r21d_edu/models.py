@@ -240,12 +240,28 @@ def _check_blocks(blocks: object) -> tuple[int, int, int, int]:
 
 
 def resnet18(num_classes: int = 1000) -> ResNet2d:
-    """ResNet-18 for images: 11,689,512 parameters with 1000 classes (torchvision's)."""
+    """ResNet-18 for images: 11,689,512 parameters and 1.814 GMACs at 224x224 (torchvision's).
+
+    Args:
+        num_classes: outputs of the classifier. Default: 1000 (ImageNet).
+
+    Shape:
+        - Input: (N, 3, H, W), e.g. (N, 3, 224, 224)
+        - Output: (N, num_classes)
+    """
     return ResNet2d(DEPTHS[18], num_classes)
 
 
 def resnet34(num_classes: int = 1000) -> ResNet2d:
-    """ResNet-34 for images: 21,797,672 parameters with 1000 classes (torchvision's)."""
+    """ResNet-34 for images: 21,797,672 parameters with 1000 classes (torchvision's).
+
+    Args:
+        num_classes: outputs of the classifier. Default: 1000 (ImageNet).
+
+    Shape:
+        - Input: (N, 3, H, W), e.g. (N, 3, 224, 224)
+        - Output: (N, num_classes)
+    """
     return ResNet2d(DEPTHS[34], num_classes)
 
 
@@ -686,29 +702,71 @@ def video_resnet(
 
 
 def r3d_18(num_classes: int = 400) -> VideoResNet:
-    """R3D-18: 3x3x3 convs everywhere; 33,371,472 parameters, 40.697 GMACs at 16x112x112."""
+    """R3D-18: 3x3x3 convs everywhere; 33,371,472 parameters, 40.697 GMACs at 16x112x112.
+
+    Args:
+        num_classes: outputs of the classifier. Default: 400 (Kinetics-400).
+
+    Shape:
+        - Input: (N, 3, T, H, W) with T >= 8, H, W >= 16; e.g. (N, 3, 16, 112, 112)
+        - Output: (N, num_classes)
+    """
     return video_resnet("r3d", 18, num_classes)
 
 
 def mc3_18(num_classes: int = 400) -> VideoResNet:
-    """MC3-18: 3D stem and stage 1, 1x3x3 convs above; 11,695,440 parameters, 43.343 GMACs."""
+    """MC3-18: 3D stem and stage 1, 1x3x3 convs above; 11,695,440 parameters, 43.343 GMACs.
+
+    Fewer parameters than R3D-18 but more MACs: its 2D stages never halve T.
+
+    Args:
+        num_classes: outputs of the classifier. Default: 400 (Kinetics-400).
+
+    Shape:
+        - Input: (N, 3, T, H, W) with H, W >= 16; e.g. (N, 3, 16, 112, 112)
+        - Output: (N, num_classes)
+    """
     return video_resnet("mc3", 18, num_classes)
 
 
 def r2plus1d_18(num_classes: int = 400, convention: Convention = "torchvision") -> VideoResNet:
     """R(2+1)D-18: (2+1)D convs everywhere; 31,505,325 parameters, 40.519 GMACs (torchvision).
 
-    ``convention="paper"`` builds the paper-faithful variant (M per conv, stem
-    M = 83); see `video_resnet`.
+    Args:
+        num_classes: outputs of the classifier. Default: 400 (Kinetics-400).
+        convention: ``"torchvision"`` (default; loads torchvision's weights) or
+            ``"paper"`` for the paper-faithful variant — M per conv and stem
+            M = 83: 33,383,797 parameters, 42.143 GMACs at 16x112x112.
+
+    Shape:
+        - Input: (N, 3, T, H, W) with T >= 8, H, W >= 16; e.g. (N, 3, 16, 112, 112)
+        - Output: (N, num_classes)
     """
     return video_resnet("r2plus1d", 18, num_classes, convention)
 
 
 def r3d_34(num_classes: int = 400) -> VideoResNet:
-    """R3D-34: blocks (3, 4, 6, 3) of 3x3x3 convs."""
+    """R3D-34: blocks (3, 4, 6, 3) of 3x3x3 convs.
+
+    Args:
+        num_classes: outputs of the classifier. Default: 400 (Kinetics-400).
+
+    Shape:
+        - Input: (N, 3, T, H, W) with T >= 8, H, W >= 16
+        - Output: (N, num_classes)
+    """
     return video_resnet("r3d", 34, num_classes)
 
 
 def r2plus1d_34(num_classes: int = 400, convention: Convention = "torchvision") -> VideoResNet:
-    """R(2+1)D-34: blocks (3, 4, 6, 3) of (2+1)D convs; see `r2plus1d_18`."""
+    """R(2+1)D-34: blocks (3, 4, 6, 3) of (2+1)D convs.
+
+    Args:
+        num_classes: outputs of the classifier. Default: 400 (Kinetics-400).
+        convention: ``"torchvision"`` (default) or ``"paper"``, as for `r2plus1d_18`.
+
+    Shape:
+        - Input: (N, 3, T, H, W) with T >= 8, H, W >= 16
+        - Output: (N, num_classes)
+    """
     return video_resnet("r2plus1d", 34, num_classes, convention)

@@ -203,10 +203,7 @@ def test_paper_variant_keeps_r3d_parameter_budget() -> None:
     size=st.tuples(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5)),
 )
 def test_block_output_shape(conv_type, downsample, in_channels, out_channels, size) -> None:
-    kernel = 3
-    if conv_type == "2plus1d" and layers.intermediate_channels(in_channels, out_channels) < 1:
-        return
-    block = SpatioTemporalResBlock(in_channels, out_channels, kernel, downsample,
+    block = SpatioTemporalResBlock(in_channels, out_channels, 3, downsample,
                                    conv_type=conv_type).eval()
     out = block(torch.randn(2, in_channels, *size))
     s = 2 if downsample else 1
