@@ -1,0 +1,472 @@
+"""Benchmark the four conv variants on R(2+1)D-18's layer configurations.
+
+Run ``python -m r21d_edu.bench --help``. The sweep times, side by side and in
+one run, the full 3D conv, the naive Conv2d + Conv1d layer, the plain (2+1)D
+layer and its fast path, for each layer of R(2+1)D-18 at the sizes it sees:
+
+==========  ========  ==========================  ==============
+layer       channels  clip of 8 (16) frames       M (per conv)
+==========  ========  ==========================  ==============
+layer1      64        8 (16) x 56 x 56             144
+layer2      128       4 (8) x 28 x 28              288
+layer3      256       2 (4) x 14 x 14              576
+layer4      512       1 (2) x 7 x 7                1152
+==========  ========  ==========================  ==============
+
+(the stem halves a 112 x 112 input to 56 x 56; layer2, layer3 and layer4 each
+halve time and space again). Each row is one stride-1 C -> C conv of the
+layer, kernel 3 x 3 x 3, padding 1, no bias: three of a layer's four convs
+have this shape.
+
+Protocol: build every layer from one seed; **check correctness first** (the
+naive layer and the fast path must agree with the plain (2+1)D layer, and all
+four must give the same output shape); then time each variant with
+`r21d_edu.timing.time_module` (warm-up past cuDNN autotuning, synchronised
+clocks, all CPU threads, median and IQR); write CSV, JSON, PNG figures and a
+README with the headline ratios under ``<out>/<device-slug>/``.
+
+The GPU default is the full sweep: frames {8, 16} x layers 1-4 x batch
+{1, 8, 32} x {float32, bfloat16} x {inference, training}. On CPU that would
+take hours, so the CPU default is a documented subset: 8 frames, batch {1, 8},
+float32 (bfloat16 on a CPU without native support is 10-100x slower and says
+nothing about the layers), fewer repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .fast import make_fast
+from .layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
+from .timing import environment, time_module
+from .viz.style import METHOD_LABELS
+
+__all__ = ["LayerConfig", "R2PLUS1D18_LAYERS", "layer_configs", "main"]
+
+# layer number -> (channels, temporal downsampling, spatial size) for a 112 x 112 input.
+R2PLUS1D18_LAYERS = {1: (64, 1, 56), 2: (128, 2, 28), 3: (256, 4, 14), 4: (512, 8, 7)}
+METHOD_ORDER = ("3d", "naive", "2plus1d", "fast")
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# How far the naive layer and the fast path may stray from the plain layer, relative to
+# the output's largest value: float rounding (TF32 on GPU keeps 10 mantissa bits).
+_TOLERANCE = {("cpu", "float32"): 1e-4, ("cuda", "float32"): 5e-3,
+              ("cpu", "bfloat16"): 5e-2, ("cuda", "bfloat16"): 5e-2,
+              ("cpu", "float16"): 1e-2, ("cuda", "float16"): 1e-2}
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """One conv of R(2+1)D-18: its layer, width and the clip size it sees.
+
+    Args:
+        layer: 1 to 4.
+        frames: frames of the network's input clip (8 or 16).
+        channels: C_in = C_out.
+        time: T of the layer's input (``frames`` / temporal downsampling).
+        size: H = W of the layer's input.
+    """
+
+    layer: int
+    frames: int
+    channels: int
+    time: int
+    size: int
+
+    @property
+    def name(self) -> str:
+        return f"layer{self.layer}"
+
+    def input_shape(self, batch: int) -> tuple[int, int, int, int, int]:
+        """(N, C, T, H, W) of the layer's input for a batch of `batch` clips."""
+        return (batch, self.channels, self.time, self.size, self.size)
+
+
+def layer_configs(frames: Sequence[int], layers: Sequence[int]) -> list[LayerConfig]:
+    """The `LayerConfig` of each requested layer for each input length."""
+    configs = []
+    for n_frames in frames:
+        for layer in layers:
+            channels, down, size = R2PLUS1D18_LAYERS[layer]
+            configs.append(LayerConfig(layer, n_frames, channels, max(1, n_frames // down), size))
+    return configs
+
+
+# --------------------------------------------------------------------------
+# Building the variants, and checking they agree before timing anything
+# --------------------------------------------------------------------------
+
+
+def build_variants(
+    config: LayerConfig, device: torch.device, dtype: torch.dtype, seed: int, compile: bool
+) -> dict[str, torch.nn.Module]:
+    """The four variants of one config, with shared (2+1)D weights, in eval mode."""
+    torch.manual_seed(seed + config.layer)
+    c = config.channels
+    plain = SpatioTemporalConv(c, c, 3, padding=1, bias=False)
+    with torch.no_grad():  # BN statistics as a trained network has them, so folding is tested
+        plain.bn.running_mean.normal_(0.0, 0.1)
+        plain.bn.running_var.uniform_(0.5, 1.5)
+        plain.bn.weight.uniform_(0.5, 1.5)
+        plain.bn.bias.normal_(0.0, 0.1)
+    plain.eval()
+    variants = {
+        "3d": FullConv3d(c, c, 3, padding=1, bias=False),
+        "naive": NaiveConv2Plus1d.from_factorized(plain),
+        "2plus1d": plain,
+        "fast": make_fast(plain, compile=compile),  # folded in float32, then cast
+    }
+    return {name: m.to(device=device, dtype=dtype).eval() for name, m in variants.items()}
+
+
+def _input_format(method: str, device: torch.device) -> torch.memory_format:
+    # Inside a network of fast layers activations stay channels-last, so the fast path
+    # gets them that way; the others get the default layout they would receive.
+    if method == "fast" and device.type == "cuda":
+        return torch.channels_last_3d
+    return torch.contiguous_format
+
+
+def check_agreement(
+    variants: dict[str, torch.nn.Module], config: LayerConfig, device: torch.device,
+    dtype: torch.dtype,
+) -> dict[str, Any]:
+    """Relative max error of naive and fast vs the plain layer, on a small input."""
+    generator = torch.Generator().manual_seed(0)
+    shape = (1, config.channels, config.time, min(config.size, 14), min(config.size, 14))
+    x = torch.randn(shape, generator=generator).to(device=device, dtype=dtype)
+    with torch.inference_mode():
+        outputs = {m: v(x.contiguous(memory_format=_input_format(m, device))).float()
+                   for m, v in variants.items()}
+    reference = outputs["2plus1d"]
+    scale = reference.abs().max().item()
+    errors = {m: (outputs[m] - reference).abs().max().item() / scale
+              for m in ("naive", "fast") if m in outputs}
+    shapes = {m: tuple(out.shape) for m, out in outputs.items()}
+    tolerance = _TOLERANCE[(device.type, str(dtype).removeprefix("torch."))]
+    return {"config": config.name, "frames": config.frames, "dtype": str(dtype).removeprefix(
+        "torch."), "relative_error": errors, "tolerance": tolerance,
+        "shapes_agree": len(set(shapes.values())) == 1,
+        "ok": len(set(shapes.values())) == 1 and all(e <= tolerance for e in errors.values())}
+
+
+# --------------------------------------------------------------------------
+# Options
+# --------------------------------------------------------------------------
+
+CPU_DEFAULTS = {"frames": [8], "batch": [1, 8], "dtype": ["float32"], "repeats": 10, "warmup": 2}
+GPU_DEFAULTS = {"frames": [8, 16], "batch": [1, 8, 32], "dtype": ["float32", "bfloat16"],
+                "repeats": 50, "warmup": 10}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m r21d_edu.bench",
+        description="Time the 3D, naive, (2+1)D and fast (2+1)D convs on R(2+1)D-18's layers. "
+        "Defaults: the full sweep on CUDA; on CPU 8 frames, batch 1 and 8, float32, "
+        "10 repeats (about 5 minutes on 2 cores).",
+    )
+    parser.add_argument("--device", default="auto",
+                        help="cpu, cuda or cuda:N; auto picks cuda when available (default)")
+    parser.add_argument("--frames", type=int, nargs="+", choices=[8, 16],
+                        help="input clip lengths (CPU default 8; GPU 8 16)")
+    parser.add_argument("--layers", type=int, nargs="+", choices=[1, 2, 3, 4],
+                        default=[1, 2, 3, 4], help="R(2+1)D-18 layers (default all)")
+    parser.add_argument("--batch", type=int, nargs="+", help="batch sizes (CPU 1 8; GPU 1 8 32)")
+    parser.add_argument("--dtype", nargs="+", choices=sorted(_DTYPES),
+                        help="dtypes (CPU float32; GPU float32 bfloat16)")
+    parser.add_argument("--mode", nargs="+", choices=["inference", "training"],
+                        default=["inference", "training"], help="default both")
+    parser.add_argument("--methods", nargs="+", choices=list(METHOD_ORDER),
+                        default=list(METHOD_ORDER), help="variants (default all four)")
+    parser.add_argument("--repeats", type=int, help="timed samples per row (CPU 10; GPU 50)")
+    parser.add_argument("--warmup", type=int, help="warm-up calls per row (CPU 2; GPU 10)")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: all)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the fast path (slow to start; off by default)")
+    parser.add_argument("--peak-tflops", type=float,
+                        help="device peak, for devices the harness does not know (CPUs)")
+    parser.add_argument("--bandwidth-tbs", type=float, help="memory bandwidth in TB/s, likewise")
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights and inputs")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks"),
+                        help="results go to OUT/<device-slug>/ (default benchmarks)")
+    parser.add_argument("--slug", help="name of the results folder (default from the device)")
+    return parser
+
+
+def _options(argv: Sequence[str] | None) -> argparse.Namespace:
+    options = _parser().parse_args(argv)
+    if options.device == "auto":
+        options.device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(options.device)
+    defaults = GPU_DEFAULTS if device.type == "cuda" else CPU_DEFAULTS
+    for key, value in defaults.items():
+        if getattr(options, key) is None:
+            setattr(options, key, value)
+    return options
+
+
+def device_slug(device_name: str, device_type: str) -> str:
+    """A folder name for a device: ``cpu-amd-epyc``, ``nvidia-h100-80gb-hbm3``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", device_name.lower()).strip("-")
+    slug = re.sub(r"-(processor|cpu)\b", "", slug)
+    return f"cpu-{slug}" if device_type == "cpu" else slug
+
+
+# --------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------
+
+
+def run(options: argparse.Namespace, log: Any = print) -> dict[str, Any]:
+    """Check, then time every requested row; returns the JSON-ready record."""
+    env = environment(options.device)  # also refuses cuda without a GPU, plainly
+    device = torch.device(env.device)
+    configs = layer_configs(options.frames, options.layers)
+    dtypes = [_DTYPES[d] for d in options.dtype]
+    started = time.perf_counter()
+
+    checks, built = [], {}
+    for config in configs:
+        for dtype in dtypes:
+            variants = build_variants(config, device, dtype, options.seed, options.compile)
+            check = check_agreement(variants, config, device, dtype)
+            checks.append(check)
+            log(f"check {config.name} f{config.frames} {check['dtype']}: "
+                f"{'ok' if check['ok'] else 'FAILED'} {check['relative_error']}")
+            built[(config, dtype)] = {m: variants[m] for m in options.methods}
+    if not all(c["ok"] for c in checks):
+        raise SystemExit("variants disagree (see the checks above); nothing was timed")
+
+    rows, skipped = [], []
+    for (config, dtype), variants in built.items():
+        for batch in options.batch:
+            for mode in options.mode:
+                for method, module in variants.items():
+                    if mode == "training" and getattr(module, "inference_only", False):
+                        continue  # folded BN cannot learn: the fast path is for inference
+                    name = str(dtype).removeprefix("torch.")
+                    what = f"{config.name} f{config.frames} b{batch} {name} {mode} {method}"
+                    try:
+                        result = time_module(
+                            module, config.input_shape(batch), method=method, mode=mode,
+                            label=f"{config.name} {METHOD_LABELS[method]}", device=device,
+                            dtype=dtype, memory_format=_input_format(method, device),
+                            repeats=options.repeats, warmup=options.warmup,
+                            threads=options.threads, peak_tflops=options.peak_tflops,
+                            bandwidth_tbs=options.bandwidth_tbs, seed=options.seed)
+                    except MemoryError as error:
+                        skipped.append(f"{what}: {error}")
+                        log(f"skip  {what}: does not fit in memory")
+                        continue
+                    row = {"layer": config.name, "frames": config.frames,
+                           "channels": config.channels, "batch": batch, **result.as_row()}
+                    rows.append(row)
+                    log(f"time  {what}: {result.median_ms:.3g} ms "
+                        f"(IQR {result.q25_ms:.3g}-{result.q75_ms:.3g})")
+    _add_speedups(rows)
+    return {
+        "command": "python -m r21d_edu.bench " + " ".join(
+            shlex.quote(a) for a in options.argv),
+        "environment": env.as_dict(),
+        "load_average_after": environment(options.device).load_average,
+        "protocol": {"repeats": options.repeats, "warmup": options.warmup,
+                     "threads": options.threads or env.threads, "seed": options.seed,
+                     "frames": options.frames, "layers": options.layers,
+                     "batch": options.batch, "dtype": options.dtype, "mode": options.mode,
+                     "methods": options.methods, "compile": options.compile},
+        "checks": checks,
+        "rows": rows,
+        "skipped": skipped,
+        "elapsed_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def _group_key(row: dict[str, Any]) -> tuple:
+    return (row["layer"], row["frames"], row["batch"], row["dtype"], row["mode"])
+
+
+def _add_speedups(rows: list[dict[str, Any]]) -> None:
+    plain = {_group_key(r): r["median_ms"] for r in rows if r["method"] == "2plus1d"}
+    for row in rows:
+        base = plain.get(_group_key(row))
+        row["speedup_vs_2plus1d"] = round(base / row["median_ms"], 4) if base else None
+
+
+# --------------------------------------------------------------------------
+# Writing the results
+# --------------------------------------------------------------------------
+
+CSV_COLUMNS = ["layer", "frames", "channels", "batch", "input_shape", "dtype", "mode", "method",
+               "label", "median_ms", "q25_ms", "q75_ms", "speedup_vs_2plus1d", "clips_per_s",
+               "flops", "flops_source", "bytes_moved", "achieved_tflops", "peak_tflops",
+               "fraction_of_peak", "roofline_ms", "fraction_of_roofline", "bound",
+               "peak_memory_bytes", "estimated_memory_bytes", "threads", "repeats",
+               "calls_per_sample", "device", "notes"]
+
+
+def write_results(record: dict[str, Any], folder: Path) -> list[Path]:
+    """Write results.csv, results.json, one PNG per (frames, batch, dtype, mode), README.md."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [folder / "results.csv", folder / "results.json"]
+    with open(written[0], "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(record["rows"])
+    written[1].write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    written += _write_figures(record["rows"], folder)
+    readme = folder / "README.md"
+    readme.write_text(render_readme(record, [p.name for p in written if p.suffix == ".png"]),
+                      encoding="utf-8")
+    return [*written, readme]
+
+
+class _Bar:
+    """What `plot_timings` reads from a row."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.label = row["label"]
+        self.method = row["method"]
+        self.median_ms, self.q25_ms, self.q75_ms = row["median_ms"], row["q25_ms"], row["q75_ms"]
+
+
+def _write_figures(rows: list[dict[str, Any]], folder: Path) -> list[Path]:
+    from .viz.timing import plot_timings
+    from .widgets._base import figure_to_png
+
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["frames"], row["batch"], row["dtype"], row["mode"]), []).append(row)
+    paths = []
+    for (frames, batch, dtype, mode), group in groups.items():
+        what = "forward pass" if mode == "inference" else "forward + backward pass"
+        title = (f"{mode.capitalize()}: time per {what}, batch {batch}, {frames}-frame "
+                 f"input, {dtype}, {group[0]['device']}")
+        path = folder / f"timings_f{frames}_b{batch}_{dtype}_{mode}.png"
+        path.write_bytes(figure_to_png(plot_timings([_Bar(r) for r in group], title=title),
+                                       dpi=110))
+        paths.append(path)
+    return paths
+
+
+def headline_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown rows: median ms per method and the ratios that tell the story."""
+    by_group: dict[tuple, dict[str, float]] = {}
+    for row in rows:
+        by_group.setdefault(_group_key(row), {})[row["method"]] = row["median_ms"]
+    lines = ["| layer | frames | batch | dtype | mode | 3D ms | naive ms | (2+1)D ms | fast ms "
+             "| 3D / (2+1)D | naive / (2+1)D | (2+1)D / fast |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def ms(times: dict[str, float], method: str) -> str:
+        return f"{times[method]:.3g}" if method in times else "–"
+
+    def ratio(times: dict[str, float], a: str, b: str) -> str:
+        return f"{times[a] / times[b]:.2f}" if a in times and b in times else "–"
+
+    for (layer, frames, batch, dtype, mode), times in by_group.items():
+        lines.append(
+            f"| {layer} | {frames} | {batch} | {dtype} | {mode} | {ms(times, '3d')} | "
+            f"{ms(times, 'naive')} | {ms(times, '2plus1d')} | {ms(times, 'fast')} | "
+            f"{ratio(times, '3d', '2plus1d')} | {ratio(times, 'naive', '2plus1d')} | "
+            f"{ratio(times, '2plus1d', 'fast')} |")
+    return lines
+
+
+def _gpu_targets(rows: list[dict[str, Any]]) -> list[str]:
+    """The issue's GPU targets, read from the results (layer1, N=8, 16 frames, bf16)."""
+    pick = {r["method"]: r for r in rows if r["layer"] == "layer1" and r["frames"] == 16
+            and r["batch"] == 8 and r["dtype"] == "bfloat16" and r["mode"] == "inference"}
+    if "fast" not in pick or "2plus1d" not in pick:
+        return []
+    fast, plain = pick["fast"], pick["2plus1d"]
+    lines = [f"- layer1, N=8, 16x56x56, bfloat16 inference: fast path "
+             f"{plain['median_ms'] / fast['median_ms']:.2f}x faster than plain (2+1)D "
+             "(target >= 1.5x)"]
+    if fast["roofline_ms"]:
+        lines.append(f"- fast path at {fast['median_ms'] / fast['roofline_ms']:.2f}x its roofline "
+                     f"bound of {fast['roofline_ms']:.3g} ms, {fast['bound']}-bound "
+                     "(target <= 2x)")
+    return lines
+
+
+def render_readme(record: dict[str, Any], figures: Sequence[str]) -> str:
+    """The results folder's README: how it was made, where, and what it shows."""
+    env, protocol = record["environment"], record["protocol"]
+    shared = ""
+    if env["device"] == "cpu":
+        shared = ("\nMeasured on a CPU shared with other processes: the load average "
+                  f"(1, 5, 15 min) was {env['load_average']} before and "
+                  f"{record['load_average_after']} after the run. Expect noise of tens of "
+                  "percent; compare ratios within this run, not with other machines.\n")
+    lines = [
+        f"# Benchmark results: {env['device_name']} ({env['device']})",
+        "",
+        "Made with (from the repository root):",
+        "",
+        "```bash",
+        record["command"],
+        "```",
+        "",
+        f"- torch {env['torch']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}, "
+        f"Python {env['python']}, {env['platform']}",
+        f"- device: {env['device_name']}; CPU: {env['cpu_model']} "
+        f"({env['cpu_capability']}), {protocol['threads']} threads",
+        f"- {protocol['repeats']} timed samples per row after {protocol['warmup']} warm-up "
+        f"calls; median and IQR; seed {protocol['seed']}; run took {record['elapsed_s']} s",
+        "- each row: one stride-1 C -> C conv (kernel 3x3x3, padding 1, no bias) of "
+        "R(2+1)D-18's layer at the size it sees; inference = forward under "
+        "`torch.inference_mode`, training = forward + backward (incl. the input's gradient)",
+        "- checked first: naive and fast outputs vs the plain (2+1)D layer, max relative "
+        "error " + ", ".join(
+            f"{c['config']} {c['dtype']}: "
+            + " / ".join(f"{m} {e:.1e}" for m, e in c["relative_error"].items())
+            for c in record["checks"]),
+        shared,
+        "## Headline ratios",
+        "",
+        "Ratios > 1 mean the first-named is slower. The fast path is inference-only "
+        "(its BatchNorm is folded), so training rows have no fast column.",
+        "",
+        *headline_table(record["rows"]),
+        "",
+        *_gpu_targets(record["rows"]),
+        "",
+        "## Files",
+        "",
+        "- `results.csv`: one row per (layer, frames, batch, dtype, mode, method)",
+        "- `results.json`: the same rows plus the environment, protocol and checks",
+        *[f"- `{name}`" for name in figures],
+    ]
+    if record["skipped"]:
+        lines += ["", "## Skipped", "", *[f"- {s}" for s in record["skipped"]]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> Path:
+    """Command-line entry: run the sweep and write the results folder; returns it."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options = _options(argv)
+    options.argv = argv
+    record = run(options)
+    env = record["environment"]
+    folder = options.out / (options.slug or device_slug(env["device_name"],
+                                                         torch.device(env["device"]).type))
+    for path in write_results(record, folder):
+        print(f"wrote {path}")
+    return folder
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The benchmark command: configurations, the correctness gate, and the files it writes."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+from r21d_edu import bench
+from r21d_edu.bench import device_slug, layer_configs, main
+
+
+def test_layer_configs_follow_r2plus1d_18():
+    configs = layer_configs([8, 16], [1, 2, 3, 4])
+    shapes = [c.input_shape(8) for c in configs]
+    assert shapes[:4] == [(8, 64, 8, 56, 56), (8, 128, 4, 28, 28),
+                          (8, 256, 2, 14, 14), (8, 512, 1, 7, 7)]
+    assert shapes[4:] == [(8, 64, 16, 56, 56), (8, 128, 8, 28, 28),
+                          (8, 256, 4, 14, 14), (8, 512, 2, 7, 7)]
+    assert configs[0].name == "layer1"
+
+
+def test_device_slugs_are_folder_names():
+    assert device_slug("AMD EPYC", "cpu") == "cpu-amd-epyc"
+    assert device_slug("Intel(R) Xeon(R) Platinum 8480+ CPU", "cpu") == \
+        "cpu-intel-r-xeon-r-platinum-8480"
+    assert device_slug("NVIDIA H100 80GB HBM3", "cuda") == "nvidia-h100-80gb-hbm3"
+
+
+def test_cpu_defaults_are_the_documented_subset():
+    options = bench._options(["--device", "cpu"])
+    assert (options.frames, options.batch, options.dtype) == ([8], [1, 8], ["float32"])
+    assert (options.repeats, options.warmup) == (10, 2)
+    assert options.methods == ["3d", "naive", "2plus1d", "fast"]
+    assert options.mode == ["inference", "training"]
+
+
+def test_a_tiny_run_writes_csv_json_figures_and_readme(tmp_path, capsys):
+    folder = main(["--device", "cpu", "--layers", "4", "--batch", "1", "--repeats", "2",
+                   "--warmup", "1", "--out", str(tmp_path), "--slug", "tiny"])
+    assert folder == tmp_path / "tiny"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["README.md", "results.csv", "results.json",
+                     "timings_f8_b1_float32_inference.png", "timings_f8_b1_float32_training.png"]
+
+    with open(folder / "results.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == bench.CSV_COLUMNS
+    # Four variants in inference, three in training (the fast path is inference-only).
+    assert [(r["mode"], r["method"]) for r in rows] == [
+        ("inference", "3d"), ("inference", "naive"), ("inference", "2plus1d"),
+        ("inference", "fast"), ("training", "3d"), ("training", "naive"),
+        ("training", "2plus1d")]
+    assert {r["input_shape"] for r in rows} == {"1x512x1x7x7"}
+    for row in rows:
+        assert float(row["q25_ms"]) <= float(row["median_ms"]) <= float(row["q75_ms"])
+        assert int(row["flops"]) > 0 and int(row["bytes_moved"]) > 0
+    plain = next(r for r in rows if r["method"] == "2plus1d" and r["mode"] == "inference")
+    assert float(plain["speedup_vs_2plus1d"]) == 1.0
+
+    record = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    assert record["command"].startswith("python -m r21d_edu.bench --device cpu --layers 4")
+    assert record["environment"]["threads"] == torch.get_num_threads()
+    assert record["environment"]["load_average"] is not None
+    assert all(check["ok"] for check in record["checks"])
+    assert len(record["rows"]) == len(rows)
+
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert record["command"] in readme and "| layer4 | 8 | 1 | float32 | inference |" in readme
+    assert "shared with other processes" in readme
+    assert (folder / "timings_f8_b1_float32_inference.png").read_bytes()[:4] == b"\x89PNG"
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_disagreeing_variants_stop_the_run_before_timing(monkeypatch, tmp_path):
+    real = bench.check_agreement
+
+    def broken(*args):
+        return {**real(*args), "ok": False}
+
+    monkeypatch.setattr(bench, "check_agreement", broken)
+    timed = []
+    monkeypatch.setattr(bench, "time_module", lambda *a, **k: timed.append(a))
+    with pytest.raises(SystemExit, match="variants disagree"):
+        main(["--device", "cpu", "--layers", "4", "--batch", "1", "--out", str(tmp_path)])
+    assert timed == [] and not any(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without GPU")
+def test_cuda_without_a_gpu_is_refused_plainly(tmp_path):
+    with pytest.raises(RuntimeError, match=r"is_available\(\) is False"):
+        main(["--device", "cuda", "--out", str(tmp_path)])
