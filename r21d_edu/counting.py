@@ -52,6 +52,13 @@ A whole network (any `nn.Module`, e.g. torchvision's ``r3d_18``):
   (`ModuleRow`: name, kind, output_shape, params, macs, one per leaf call) and
   ``params``, ``macs``, ``flops`` totals.
 
+Comparisons and figures:
+
+- ``compare_costs(in, out, kernel, input_shape) -> {"3d": LayerCost, "2plus1d": LayerCost}``;
+- ``cost_sweep_figure(x_values, costs, x_label=...) -> matplotlib Figure``;
+- ``intermediate_channels_table({"torchvision": net_a, "paper": net_b})`` — M and
+  conv weights of every (2+1)D conv of several networks, conv by conv.
+
 Shapes are (N, C, T, H, W) clips everywhere, as for `nn.Conv3d`.
 """
 
@@ -60,19 +67,23 @@ from __future__ import annotations
 import copy
 import html
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
 from ._checks import Triple, as_triple, check_clip, check_int
 from .layers import NaiveConv2Plus1d, SpatioTemporalConv, intermediate_channels
+from .viz.style import METHOD_COLORS, METHOD_LABELS
 
 __all__ = [
     "ComputeCount",
     "ConvSpec",
+    "IntermediateChannelsRow",
+    "IntermediateChannelsTable",
     "LayerCost",
     "MemoryCount",
     "ModuleRow",
@@ -82,8 +93,11 @@ __all__ = [
     "ShapeTrace",
     "Stage",
     "activation_memory",
+    "compare_costs",
+    "cost_sweep_figure",
     "count_macs",
     "count_parameters",
+    "intermediate_channels_table",
     "layer_cost",
     "receptive_field",
     "spec_of",
@@ -1063,3 +1077,229 @@ def summarize_network(
                  + f" = {_fmt(macs)} ({macs / 1e9:.3f} G)")
     lines.append(f"  FLOPs = 2 × MACs = {_fmt(2 * macs)}  (BN, ReLU, pooling, bias not counted)")
     return NetworkSummary(shape, tuple(rows), total_params, macs, 2 * macs, "\n".join(lines))
+
+
+# --------------------------------------------------------------------------
+# M in a whole network: the paper's convention against torchvision's
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntermediateChannelsRow:
+    """One (2+1)D conv found in every compared network.
+
+    ``m`` and ``weights`` map each network's label to its M and its conv
+    weights ``d_h·d_w·C_in·M + t·M·C_out``; ``weights_3d`` is what the full
+    3D conv would have, ``t·d_h·d_w·C_in·C_out``.
+    """
+
+    name: str
+    in_channels: int
+    out_channels: int
+    kernel_size: Triple
+    m: dict[str, int]
+    weights: dict[str, int]
+    weights_3d: int
+
+
+@dataclass(frozen=True, repr=False)
+class IntermediateChannelsTable(_Explained):
+    """M and conv weights of every (2+1)D conv, network by network.
+
+    Fields: ``labels`` (the networks, in order); ``rows``
+    (`IntermediateChannelsRow`, one per conv name present in all networks);
+    ``total_weights`` (label -> sum of conv weights over the rows);
+    ``total_weights_3d``; ``differing`` (names of the rows whose M differs).
+    """
+
+    labels: tuple[str, ...]
+    rows: tuple[IntermediateChannelsRow, ...]
+    total_weights: dict[str, int]
+    total_weights_3d: int
+    differing: tuple[str, ...]
+    explanation: str = field(default="", compare=False)
+
+    def __repr__(self) -> str:
+        return (f"IntermediateChannelsTable(labels={self.labels}, rows={len(self.rows)}, "
+                f"differing={self.differing})")
+
+    def _table(self) -> tuple[list[str], list[list[str]]]:
+        header = ["conv", "C_in -> C_out"] + [f"M {lab}" for lab in self.labels]
+        header += [f"weights {lab}" for lab in self.labels] + ["weights 3D"]
+        rows = [
+            [r.name, f"{r.in_channels} -> {r.out_channels}"]
+            + [str(r.m[lab]) for lab in self.labels]
+            + [_fmt(r.weights[lab]) for lab in self.labels] + [_fmt(r.weights_3d)]
+            for r in self.rows
+        ]
+        rows.append(["total", ""] + [""] * len(self.labels)
+                    + [_fmt(self.total_weights[lab]) for lab in self.labels]
+                    + [_fmt(self.total_weights_3d)])
+        return header, rows
+
+
+def intermediate_channels_table(
+    networks: Mapping[str, nn.Module], *, skip: Sequence[str] = ()
+) -> IntermediateChannelsTable:
+    """Compare M and the conv weights of the (2+1)D convs of several networks.
+
+    Pairs the `SpatioTemporalConv` modules of the networks by their names
+    (e.g. ``layer2.0.conv2.0``), so two variants of one architecture — R(2+1)D-18
+    with torchvision's M (once per block) and with the paper's (per conv) —
+    line up conv by conv. Build them on the meta device to spend no memory.
+
+    Args:
+        networks: label -> network, e.g. ``{"torchvision": r2plus1d_18(),
+            "paper": r2plus1d_18(convention="paper")}``.
+        skip: name prefixes to leave out (e.g. ``("stem",)``).
+
+    Returns:
+        `IntermediateChannelsTable`.
+
+    Shape:
+        Not applicable: reads the convs' constructor arguments only.
+    """
+    if len(networks) < 1:
+        raise ValueError("intermediate_channels_table needs at least one network, got none")
+    found: dict[str, dict[str, SpatioTemporalConv | NaiveConv2Plus1d]] = {}
+    for label, net in networks.items():
+        if not isinstance(net, nn.Module):
+            raise TypeError(f"networks[{label!r}] must be an nn.Module, got {type(net).__name__}")
+        found[label] = {
+            name: m for name, m in net.named_modules()
+            if isinstance(m, (SpatioTemporalConv, NaiveConv2Plus1d))
+            and not any(name.startswith(p) for p in skip)
+        }
+    labels = tuple(networks)
+    names = [n for n in found[labels[0]] if all(n in found[lab] for lab in labels)]
+    if not names:
+        raise ValueError(
+            "no (2+1)D conv (SpatioTemporalConv / NaiveConv2Plus1d) has the same name in all "
+            f"networks {list(labels)}; compare variants of one architecture"
+        )
+    rows = []
+    for name in names:
+        first = found[labels[0]][name]
+        t, d_h, d_w = first.kernel_size
+        c_in, c_out = first.in_channels, first.out_channels
+        ms = {lab: found[lab][name].intermediate_channels for lab in labels}
+        rows.append(IntermediateChannelsRow(
+            name, c_in, c_out, first.kernel_size, ms,
+            {lab: d_h * d_w * c_in * m + t * m * c_out for lab, m in ms.items()},
+            t * d_h * d_w * c_in * c_out,
+        ))
+    totals = {lab: sum(r.weights[lab] for r in rows) for lab in labels}
+    total_3d = sum(r.weights_3d for r in rows)
+    differing = tuple(r.name for r in rows if len(set(r.m.values())) > 1)
+    lines = [f"{len(rows)} (2+1)D convs compared: " + ", ".join(labels)]
+    for r in rows:
+        if r.name in differing:
+            t, d_h, d_w = r.kernel_size
+            parts = [f"{lab}: M = {r.m[lab]} -> {d_h * d_w}·{r.in_channels}·{r.m[lab]} + "
+                     f"{t}·{r.m[lab]}·{r.out_channels} = {_fmt(r.weights[lab])}"
+                     for lab in labels]
+            lines.append(f"  {r.name} ({r.in_channels} -> {r.out_channels}): "
+                         + ";  ".join(parts) + f";  3D: {_fmt(r.weights_3d)}")
+    if not differing:
+        lines.append("  every conv has the same M in all networks")
+    for lab in labels:
+        lines.append(f"  total conv weights {lab}: {_fmt(totals[lab])} "
+                     f"({totals[lab] / total_3d:.2%} of the 3D convs' {_fmt(total_3d)})")
+    return IntermediateChannelsTable(labels, tuple(rows), totals, total_3d, differing,
+                                     "\n".join(lines))
+
+
+# --------------------------------------------------------------------------
+# 3D against (2+1)D, across sizes: numbers and a figure
+# --------------------------------------------------------------------------
+
+
+def compare_costs(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int | Sequence[int],
+    input_shape: Sequence[int],
+    *,
+    stride: int | Sequence[int] = 1,
+    padding: int | Sequence[int] | None = None,
+    intermediate_channels: int | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, LayerCost]:
+    """`layer_cost` of the 3D conv and of its (2+1)D replacement, side by side.
+
+    Both layers are bias-free with the middle BN + ReLU on, as in R(2+1)D.
+
+    Args:
+        in_channels, out_channels, kernel_size, stride: as for `ConvSpec`.
+        input_shape: (N, C_in, T, H, W).
+        padding: None (default) pads kernel // 2 per axis, so that stride 1
+            keeps T, H and W.
+        intermediate_channels: M; None uses the paper's formula.
+        dtype: for the memory count. Default: ``torch.float32``.
+
+    Returns:
+        ``{"3d": LayerCost, "2plus1d": LayerCost}``.
+
+    Shape:
+        - Input: (N, C_in, T, H, W)
+    """
+    kernel = as_triple(kernel_size, "kernel_size", minimum=1)
+    pad = tuple(k // 2 for k in kernel) if padding is None else padding
+    common = dict(kernel_size=kernel, stride=stride, padding=pad, bias=False)
+    return {
+        "3d": layer_cost(ConvSpec("3d", in_channels, out_channels, **common), input_shape, dtype),
+        "2plus1d": layer_cost(
+            ConvSpec("2plus1d", in_channels, out_channels, **common,
+                     intermediate_channels=intermediate_channels),
+            input_shape, dtype),
+    }
+
+
+def cost_sweep_figure(
+    x_values: Sequence[float],
+    costs: Sequence[Mapping[str, LayerCost]],
+    *,
+    x_label: str,
+    title: str = "",
+) -> Figure:
+    """Parameters, GFLOPs and activation memory against one varied size.
+
+    Args:
+        x_values: the varied size (e.g. channel widths), one per entry of ``costs``.
+        costs: for each x, ``{"3d": LayerCost, "2plus1d": LayerCost}`` as
+            `compare_costs` returns (any subset of ``"3d"``, ``"naive"``,
+            ``"2plus1d"``).
+        x_label: axis label for x, with its unit.
+        title: figure title.
+
+    Returns:
+        A matplotlib `Figure` with three panels (not shown).
+
+    Shape:
+        Not applicable.
+    """
+    if len(x_values) != len(costs) or not costs:
+        raise ValueError(
+            f"x_values and costs must be equally long and not empty, got {len(x_values)} "
+            f"and {len(costs)}"
+        )
+    fig = Figure(figsize=(10, 3.2), layout="constrained")
+    panels = (
+        ("parameters (millions)", lambda c: c.params / 1e6),
+        ("FLOPs (G) = 2·MACs", lambda c: c.flops / 1e9),
+        ("activations written (MiB)", lambda c: c.total_bytes / 2**20),
+    )
+    for index, (label, value) in enumerate(panels):
+        ax = fig.add_subplot(1, 3, index + 1)
+        for kind in costs[0]:
+            ax.plot(x_values, [value(c[kind]) for c in costs], marker="o",
+                    color=METHOD_COLORS[kind], label=METHOD_LABELS[kind],
+                    linestyle="--" if kind == "2plus1d" else "-")
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        if index == 0:
+            ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -410,7 +410,7 @@ def smooth_kernel(
     kernel_size: int | Sequence[int] = 3,
     *,
     seed: int = 0,
-    decay: float = 1.5,
+    decay: float = 1.0,
     dtype: torch.dtype = torch.float64,
 ) -> torch.Tensor:
     """A seeded kernel that varies smoothly in time and space, like a trained one.
@@ -426,7 +426,7 @@ def smooth_kernel(
         in_channels: C_in.
         kernel_size: t, or (t, d_h, d_w). Default: 3.
         seed: seed of the coefficients (the global RNG is left alone).
-        decay: how fast high frequencies fade; 0 gives white noise. Default: 1.5.
+        decay: how fast high frequencies fade; 0 gives white noise. Default: 1.0.
         dtype: Default: ``torch.float64``.
 
     Shape:

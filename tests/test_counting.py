@@ -12,8 +12,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from r21d_edu.counting import (
     ConvSpec,
     activation_memory,
+    compare_costs,
+    cost_sweep_figure,
     count_macs,
     count_parameters,
+    intermediate_channels_table,
     layer_cost,
     receptive_field,
     spec_of,
@@ -21,6 +24,7 @@ from r21d_edu.counting import (
     summarize_network,
 )
 from r21d_edu.layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
+from r21d_edu.models import r2plus1d_18
 
 LAYERS = {"3d": FullConv3d, "naive": NaiveConv2Plus1d, "2plus1d": SpatioTemporalConv}
 
@@ -266,3 +270,56 @@ def test_bad_specs_are_refused() -> None:
         receptive_field([nn.ReLU()])
     with pytest.raises(TypeError, match="pass its main path"):
         receptive_field([nn.Linear(2, 2)])
+
+
+# --------------------------------------------------------------------------
+# Comparisons across sizes and conventions
+# --------------------------------------------------------------------------
+
+
+def test_compare_costs_keeps_weights_and_macs_but_not_memory() -> None:
+    costs = compare_costs(64, 64, 3, (1, 64, 16, 56, 56))
+    three, two = costs["3d"], costs["2plus1d"]
+    assert three.weights == two.weights == 110_592
+    # With stride 1, MACs are output positions × weights for both layers.
+    assert three.macs == two.macs == 16 * 56 * 56 * 110_592
+    assert two.total_bytes == three.total_bytes * (2 * 144 + 64) // 64
+    # A temporal stride shrinks the 3D conv's work; the spatial conv still sees every frame.
+    strided = compare_costs(64, 64, 3, (1, 64, 16, 56, 56), stride=(2, 1, 1))
+    assert strided["3d"].macs * 2 == three.macs
+    assert strided["2plus1d"].macs > strided["3d"].macs
+
+
+def test_cost_sweep_figure_draws_one_line_per_method_and_panel() -> None:
+    widths = [8, 16]
+    fig = cost_sweep_figure(widths, [compare_costs(c, c, 3, (1, c, 4, 8, 8)) for c in widths],
+                            x_label="channels")
+    assert len(fig.axes) == 3 and all(len(ax.lines) == 2 for ax in fig.axes)
+    with pytest.raises(ValueError, match="equally long"):
+        cost_sweep_figure([1, 2], [], x_label="x")
+
+
+def test_conventions_differ_only_on_the_second_conv_of_widening_blocks() -> None:
+    with torch.device("meta"):
+        nets = {"torchvision": r2plus1d_18(), "paper": r2plus1d_18(convention="paper")}
+    table = intermediate_channels_table(nets)
+    assert table.differing == ("layer2.0.conv2.0", "layer3.0.conv2.0", "layer4.0.conv2.0")
+    row = next(r for r in table.rows if r.name == "layer2.0.conv2.0")
+    assert row.m == {"torchvision": 230, "paper": 288}
+    assert row.weights["paper"] == row.weights_3d == 442_368
+    # The whole difference in parameters: conv weights, 2 BN numbers per extra channel,
+    # and the stem (not a SpatioTemporalConv, so not in the table).
+    extra_m = sum(r.m["paper"] - r.m["torchvision"] for r in table.rows)
+    params = {k: sum(p.numel() for p in n.parameters()) for k, n in nets.items()}
+    stem = count_parameters(ConvSpec("2plus1d", 3, 64, (3, 7, 7), bias=False)).total - (
+        count_parameters(ConvSpec("2plus1d", 3, 64, (3, 7, 7), bias=False,
+                                  intermediate_channels=45)).total)
+    weights = table.total_weights
+    assert params["paper"] - params["torchvision"] == (
+        weights["paper"] - weights["torchvision"] + 2 * extra_m + stem)
+    assert "layer2.0.conv2.0 (128 -> 128)" in table.explanation
+
+
+def test_intermediate_channels_table_needs_shared_2plus1d_convs() -> None:
+    with pytest.raises(ValueError, match="no \\(2\\+1\\)D conv"):
+        intermediate_channels_table({"a": nn.Conv3d(1, 1, 1)})

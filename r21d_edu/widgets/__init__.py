@@ -1,5 +1,6 @@
 """ipywidgets explorers: thin wiring over the package's tested functions."""
 
+from .budget import BudgetExplorer, RankExplorer
 from .layers import LayerExplorer, layer_explorer
 
-__all__ = ["LayerExplorer", "layer_explorer"]
+__all__ = ["BudgetExplorer", "RankExplorer", "LayerExplorer", "layer_explorer"]
