@@ -270,11 +270,16 @@ class _TrafficCounter(TorchDispatchMode):
     no reuse between ops through caches: the traffic of an unfused sequence of
     kernels, which is what eager PyTorch runs. Views (reshape, permute, ...)
     move nothing; the copies they later force (``.contiguous()``) are counted.
+    With ``fused_conv_relu`` an in-place ReLU applied to a convolution's fresh
+    output costs nothing, as when cuDNN applies it before writing the result.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, fused_conv_relu: bool = False) -> None:
         super().__init__()
+        self.fused_conv_relu = fused_conv_relu
+        self._last_conv_output: torch.Tensor | None = None
         self.bytes_moved = 0
+        self.kernels = 0
         self.live = 0
         self.peak = 0
 
@@ -290,6 +295,10 @@ class _TrafficCounter(TorchDispatchMode):
                            for r in returns):
             return out  # a view: no data moves
         name = func._schema.name.split("::")[-1]
+        if self.fused_conv_relu and name == "relu_" and args[0] is self._last_conv_output:
+            return out  # done inside the convolution kernel
+        self._last_conv_output = out if name == "convolution" else None
+        self.kernels += 1
         if name not in _FACTORIES:
             self.bytes_moved += sum(_nbytes(t) for t in tree_flatten((args, kwargs))[0]
                                     if isinstance(t, torch.Tensor))
@@ -318,12 +327,15 @@ class WorkCount:
         peak_activation_bytes: most bytes held at once by tensors the call
             created (for training this includes what autograd saves).
         weight_bytes: bytes of the module's parameters and buffers.
+        kernels: ATen ops that move data (views excluded): roughly the kernel
+            launches, each with a fixed cost that small inputs cannot hide.
     """
 
     flops: int
     bytes_moved: int
     peak_activation_bytes: int
     weight_bytes: int
+    kernels: int
 
     @property
     def arithmetic_intensity(self) -> float:
@@ -337,6 +349,7 @@ def count_work(
     dtype: torch.dtype = torch.float32,
     mode: Mode = "inference",
     memory_format: torch.memory_format = torch.contiguous_format,
+    fused_conv_relu: bool = False,
 ) -> WorkCount:
     """FLOPs and memory traffic of one call, traced on the ``meta`` device.
 
@@ -351,6 +364,8 @@ def count_work(
         mode: ``"inference"`` (forward) or ``"training"`` (forward + backward,
             including the gradient of the input, as for a layer inside a net).
         memory_format: the input clip's memory format.
+        fused_conv_relu: count a ReLU applied in place to a conv's output as
+            free, as for the fast path on CUDA, where cuDNN fuses it.
 
     Shape:
         - Input: (N, C, T, H, W)
@@ -367,7 +382,7 @@ def count_work(
     weight_bytes = sum(_nbytes(t) for t in tensors.values())
     x = torch.empty(shape, device="meta", dtype=dtype).contiguous(memory_format=memory_format)
     x.requires_grad_(grad)
-    counter, flops = _TrafficCounter(), FlopCounterMode(display=False)
+    counter, flops = _TrafficCounter(fused_conv_relu), FlopCounterMode(display=False)
     with _module_state_kept(module, mode), flops, counter:
         # no_grad, not inference_mode: under inference_mode composite ops such as
         # reshape reach us undecomposed, hiding whether they copied or only viewed.
@@ -376,7 +391,8 @@ def count_work(
             out = torch.func.functional_call(module, tensors, (x,))
             if grad:
                 out.backward(torch.empty_like(out))
-    return WorkCount(flops.get_total_flops(), counter.bytes_moved, counter.peak, weight_bytes)
+    return WorkCount(flops.get_total_flops(), counter.bytes_moved, counter.peak, weight_bytes,
+                     counter.kernels)
 
 
 # --------------------------------------------------------------------------
@@ -782,6 +798,10 @@ def time_module(
             "smaller batch size or clip"
         ) from error
 
+    if getattr(target, "_cudnn_relu", False):
+        # The warm-up found cuDNN's fused conv + ReLU working: count the traffic it has.
+        work = count_work(module, shape, dtype, mode, memory_format, fused_conv_relu=True)
+        notes.append("ReLU fused into the spatial conv by cuDNN")
     q25, median, q75 = _quartiles(samples)
     spec = lookup_device(torch.cuda.get_device_name(dev)) if dev.type == "cuda" else None
     peak = peak_tflops if peak_tflops is not None else (

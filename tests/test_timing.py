@@ -94,6 +94,18 @@ def test_naive_layer_moves_more_bytes_and_fast_path_fewer_than_plain():
     assert naive > plain > fast  # reshape copies vs. separate BN and ReLU passes vs. folded
 
 
+def test_a_relu_fused_into_the_conv_saves_one_read_and_one_write_of_the_middle():
+    layer = _bn_layer().eval()
+    fast = make_fast(layer, pad_to=1)
+    unfused, fused = count_work(fast, SHAPE), count_work(fast, SHAPE, fused_conv_relu=True)
+    middle_bytes = 4 * SHAPE[0] * layer.intermediate_channels * 4 * 10 * 10
+    assert unfused.bytes_moved - fused.bytes_moved == 2 * middle_bytes
+    assert (unfused.kernels, fused.kernels) == (3, 2)
+    # In the plain layer the ReLU follows BatchNorm, not the conv: nothing to fuse.
+    assert count_work(layer, SHAPE, fused_conv_relu=True) == count_work(layer, SHAPE)
+    assert count_work(FullConv3d(8, 8, 3, padding=1), SHAPE).kernels == 1
+
+
 def test_count_work_changes_nothing_in_the_module():
     layer = _bn_layer().train()
     before = {k: v.clone() for k, v in layer.state_dict().items()}
