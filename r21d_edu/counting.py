@@ -703,7 +703,7 @@ def activation_memory(
     ratio = middle_bytes / input_bytes
     dtype_name = str(dtype).replace("torch.", "")
     lines = [_header(spec) + f", {dtype_name} ({itemsize} bytes per value)"]
-    lines.append(f"  input     {_shape(shape)} = {_fmt(math.prod(shape))} values = "
+    lines.append(f"  {'input':<15} {_shape(shape)} = {_fmt(math.prod(shape))} values = "
                  f"{_fmt(input_bytes)} bytes ({_mib(input_bytes)})")
     for s in stages:
         values = math.prod(s.output_shape)
@@ -1261,6 +1261,7 @@ def cost_sweep_figure(
     *,
     x_label: str,
     title: str = "",
+    log: bool = False,
 ) -> Figure:
     """Parameters, GFLOPs and activation memory against one varied size.
 
@@ -1271,6 +1272,8 @@ def cost_sweep_figure(
             ``"2plus1d"``).
         x_label: axis label for x, with its unit.
         title: figure title.
+        log: log-scaled axes (base 2 for x), for sizes that double; a constant
+            ratio between the methods then shows as a constant gap.
 
     Returns:
         A matplotlib `Figure` with three panels (not shown).
@@ -1295,6 +1298,9 @@ def cost_sweep_figure(
             ax.plot(x_values, [value(c[kind]) for c in costs], marker="o",
                     color=METHOD_COLORS[kind], label=METHOD_LABELS[kind],
                     linestyle="--" if kind == "2plus1d" else "-")
+        if log:
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
         ax.set_xlabel(x_label)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
