@@ -24,7 +24,7 @@ from r21d_edu.counting import (
     summarize_network,
 )
 from r21d_edu.layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
-from r21d_edu.models import r2plus1d_18
+from r21d_edu.models import mc3_18, r2plus1d_18, r3d_18
 
 LAYERS = {"3d": FullConv3d, "naive": NaiveConv2Plus1d, "2plus1d": SpatioTemporalConv}
 
@@ -70,6 +70,12 @@ def _check_against_torch(kind: str, args: dict, shape: tuple[int, ...]) -> None:
         middle = outputs["0" if kind == "2plus1d" else "spatial"]
         assert cost.memory.middle_bytes == middle.numel() * 4
         assert cost.shapes.stages[0 if kind == "2plus1d" else 1].output_shape == middle.shape
+    # Bytes written: every new tensor (BN writes one; Identity and in-place ReLU do not).
+    if kind == "3d":
+        assert cost.memory.total_bytes == out.numel() * 4
+    elif kind == "2plus1d":
+        written = ["0", "1", "3"] if args["middle_bn_relu"] else ["0", "3"]
+        assert cost.memory.total_bytes == sum(outputs[n].numel() * 4 for n in written)
 
 
 @settings(max_examples=200, deadline=None)
@@ -323,3 +329,17 @@ def test_conventions_differ_only_on_the_second_conv_of_widening_blocks() -> None
 def test_intermediate_channels_table_needs_shared_2plus1d_convs() -> None:
     with pytest.raises(ValueError, match="no \\(2\\+1\\)D conv"):
         intermediate_channels_table({"a": nn.Conv3d(1, 1, 1)})
+
+
+@pytest.mark.parametrize(
+    ("builder", "params", "gmacs"),
+    [(r3d_18, 33_371_472, 40.697), (mc3_18, 11_695_440, 43.343),
+     (r2plus1d_18, 31_505_325, 40.519)],
+)
+def test_network_macs_are_torchvisions_published_gflops(builder, params, gmacs) -> None:
+    # torchvision's "GFLOPS" are conv + fc multiply-accumulates at 1 x 3 x 16 x 112 x 112.
+    with torch.device("meta"):
+        model = builder()
+    summary = summarize_network(model, (1, 3, 16, 112, 112))
+    assert summary.params == params
+    assert round(summary.macs / 1e9, 3) == gmacs

@@ -24,7 +24,15 @@ from ..lowrank import EnergyProfile, energy_profile, smooth_kernel
 from ..viz.style import METHOD_COLORS, METHOD_LABELS
 from ._base import figure_to_png, safely
 
-__all__ = ["Budget", "BudgetExplorer", "RankExplorer", "budget", "rank_energy"]
+__all__ = [
+    "Budget",
+    "BudgetExplorer",
+    "RankExplorer",
+    "budget",
+    "budget_figure",
+    "rank_energy",
+    "rank_figure",
+]
 
 Convention = Literal["paper", "torchvision"]
 Position = Literal["conv1", "conv2"]
