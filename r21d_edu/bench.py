@@ -21,8 +21,9 @@ have this shape.
 Protocol: build every layer from one seed; **check correctness first** (the
 naive layer and the fast path must agree with the plain (2+1)D layer, and all
 four must give the same output shape); then time each variant with
-`r21d_edu.timing.time_module` (warm-up past cuDNN autotuning, synchronised
-clocks, all CPU threads, median and IQR); write CSV, JSON, PNG figures and a
+`r21d_edu.timing.time_side_by_side` (warm-up past cuDNN autotuning,
+synchronised clocks, all CPU threads, the variants' samples taken in turns,
+median and IQR); write CSV, JSON, PNG figures and a
 README with the headline ratios under ``<out>/<device-slug>/``.
 
 The GPU default is the full sweep: frames {8, 16} x layers 1-4 x batch
@@ -50,7 +51,7 @@ import torch
 
 from .fast import make_fast
 from .layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
-from .timing import environment, time_module
+from .timing import Variant, environment, time_side_by_side
 from .viz.style import METHOD_LABELS
 
 __all__ = ["LayerConfig", "R2PLUS1D18_LAYERS", "layer_configs", "main"]
@@ -251,30 +252,30 @@ def run(options: argparse.Namespace, log: Any = print) -> dict[str, Any]:
 
     rows, skipped = [], []
     for (config, dtype), variants in built.items():
+        name = str(dtype).removeprefix("torch.")
         for batch in options.batch:
             for mode in options.mode:
-                for method, module in variants.items():
-                    if mode == "training" and getattr(module, "inference_only", False):
-                        continue  # folded BN cannot learn: the fast path is for inference
-                    name = str(dtype).removeprefix("torch.")
-                    what = f"{config.name} f{config.frames} b{batch} {name} {mode} {method}"
-                    try:
-                        result = time_module(
-                            module, config.input_shape(batch), method=method, mode=mode,
-                            label=f"{config.name} {METHOD_LABELS[method]}", device=device,
-                            dtype=dtype, memory_format=_input_format(method, device),
-                            repeats=options.repeats, warmup=options.warmup,
-                            threads=options.threads, peak_tflops=options.peak_tflops,
-                            bandwidth_tbs=options.bandwidth_tbs, seed=options.seed)
-                    except MemoryError as error:
-                        skipped.append(f"{what}: {error}")
-                        log(f"skip  {what}: does not fit in memory")
-                        continue
-                    row = {"layer": config.name, "frames": config.frames,
-                           "channels": config.channels, "batch": batch, **result.as_row()}
-                    rows.append(row)
-                    log(f"time  {what}: {result.median_ms:.3g} ms "
-                        f"(IQR {result.q25_ms:.3g}-{result.q75_ms:.3g})")
+                # Folded BN cannot learn: the fast path is for inference only.
+                chosen = [Variant(f"{config.name} {METHOD_LABELS[m]}", module, m,
+                                  _input_format(m, device))
+                          for m, module in variants.items()
+                          if not (mode == "training" and getattr(module, "inference_only", False))]
+                what = f"{config.name} f{config.frames} b{batch} {name} {mode}"
+                try:
+                    results = time_side_by_side(
+                        chosen, config.input_shape(batch), mode=mode, device=device, dtype=dtype,
+                        repeats=options.repeats, warmup=options.warmup, threads=options.threads,
+                        peak_tflops=options.peak_tflops, bandwidth_tbs=options.bandwidth_tbs,
+                        seed=options.seed)
+                except MemoryError as error:
+                    skipped.append(f"{what}: {error}")
+                    log(f"skip  {what}: does not fit in memory")
+                    continue
+                for result in results:
+                    rows.append({"layer": config.name, "frames": config.frames,
+                                 "channels": config.channels, "batch": batch, **result.as_row()})
+                log(f"time  {what}: " + ", ".join(
+                    f"{r.method} {r.median_ms:.3g} ms" for r in results))
     _add_speedups(rows)
     return {
         "command": "python -m r21d_edu.bench " + " ".join(

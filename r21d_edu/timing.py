@@ -13,7 +13,9 @@ person does by hand, so that a tutorial's numbers can be trusted:
   which makes a 2-core CPU look twice as slow as it is in real use; we time in
   the process's own thread setting (``torch.get_num_threads()``) unless told;
 - **repeat** and report the median and the interquartile range (IQR), which a
-  noisy neighbour process moves less than the mean;
+  noisy neighbour process moves less than the mean; variants compared side by
+  side take their samples **in turns**, so a slow stretch of the machine hits
+  all of them alike instead of whichever ran at that moment;
 - **count** the work with `FlopCounterMode` (FLOPs = 2 x MACs of the convs)
   and the memory traffic op by op, on the ``meta`` device (shapes only, no
   arithmetic), to put the time next to the device's roofline
@@ -23,8 +25,9 @@ The harness never leaves the process changed: thread count, cuDNN flags, grad
 mode, the module's train/eval mode, its BatchNorm statistics and its ``.grad``
 fields are restored, also when a run fails (e.g. out of memory).
 
-Main entry points: `time_module` (one module, one mode) and `compare` (several
-`Variant`s, side by side, with a table and a figure).
+Main entry points: `time_module` (one module, one mode), `time_side_by_side`
+(several `Variant`s, one mode, samples in turns) and `compare` (several
+variants and modes, with a table and a figure).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import statistics
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -70,6 +73,7 @@ __all__ = [
     "infer_method",
     "lookup_device",
     "time_module",
+    "time_side_by_side",
 ]
 
 Mode = Literal["inference", "training"]
@@ -655,6 +659,24 @@ def _prepared(module: nn.Module, dev: torch.device, dtype: torch.dtype) -> nn.Mo
     return copy.deepcopy(module).to(device=dev, dtype=dtype)
 
 
+@dataclass
+class Variant:
+    """One contestant of a comparison: a module, what it is, how it is fed.
+
+    Args:
+        label: its name in tables and figures ("" for the method's label).
+        module: the layer or network.
+        method: ``"3d"``, ``"naive"``, ``"2plus1d"`` or ``"fast"``; None infers it.
+        memory_format: the input layout it gets (channels-last for the fast path,
+            as it would receive from a channels-last network).
+    """
+
+    label: str
+    module: nn.Module
+    method: str | None = None
+    memory_format: torch.memory_format = torch.contiguous_format
+
+
 def time_module(
     module: nn.Module,
     input_shape: Sequence[int],
@@ -722,107 +744,191 @@ def time_module(
     Shape:
         - Input: (N, C, T, H, W) = ``input_shape``
     """
+    variant = Variant(label or "", module, method, memory_format)
+    return time_side_by_side(
+        [variant], input_shape, mode=mode, device=device, dtype=dtype, repeats=repeats,
+        warmup=warmup, warmup_s=warmup_s, min_sample_s=min_sample_s, threads=threads,
+        cudnn_benchmark=cudnn_benchmark, tf32=tf32, peak_tflops=peak_tflops,
+        bandwidth_tbs=bandwidth_tbs, seed=seed)[0]
+
+
+@dataclass
+class _Contestant:
+    """One variant while it is being timed."""
+
+    variant: Variant
+    label: str
+    method: str
+    work: WorkCount
+    resident_bytes: int  # its weights and its input
+    target: nn.Module | None = None
+    step: Callable[[], None] | None = None
+    inner: int = 1
+    samples: list[float] = field(default_factory=list)
+    peak_memory: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def time_side_by_side(
+    variants: Sequence[Variant],
+    input_shape: Sequence[int],
+    *,
+    mode: Mode = "inference",
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    repeats: int = 20,
+    warmup: int = 3,
+    warmup_s: float = 0.1,
+    min_sample_s: float = 0.002,
+    threads: int | None = None,
+    cudnn_benchmark: bool = True,
+    tf32: bool | None = None,
+    peak_tflops: float | None = None,
+    bandwidth_tbs: float | None = None,
+    seed: int = 0,
+) -> list[TimingResult]:
+    """Time several variants on the same input, taking their samples in turns.
+
+    All variants are warmed up first; then each round takes one sample of
+    every variant, starting one variant later each round. A neighbour process
+    that slows the machine for a few seconds slows every variant alike, so the
+    ratios between them stay trustworthy on a shared machine — timing one
+    variant after the other would charge the slowdown to whichever ran then.
+
+    Args:
+        variants: the `Variant`s; all get the same input values.
+        input_shape, mode, device, dtype, repeats, warmup, warmup_s,
+        min_sample_s, threads, cudnn_benchmark, tf32, peak_tflops,
+        bandwidth_tbs, seed: as `time_module`.
+
+    Returns:
+        One `TimingResult` per variant, in the order given.
+
+    Shape:
+        - Input: (N, C, T, H, W) = ``input_shape``
+    """
     dev = _check_device(device)
     _check_mode(mode)
     shape = _check_input_shape(input_shape)
-    notes = _check_dtype(dtype, dev)
-    method = method or infer_method(module)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    label = label or _default_label(method)
+    common_notes = _check_dtype(dtype, dev)
     repeats = check_int(repeats, "repeats", minimum=1)
     warmup = check_int(warmup, "warmup", minimum=1)
-    if mode == "training" and getattr(module, "inference_only", False):
-        raise ValueError(
-            f"{type(module).__name__} is inference-only (its BatchNorm is folded into fixed "
-            "weights, which batch statistics cannot update); time it with mode='inference'"
-        )
-
-    work = count_work(module, shape, dtype, mode, memory_format)
-    flops, flops_source = work.flops, "FlopCounterMode"
-    if mode == "inference" and method in ("3d", "naive", "2plus1d"):
-        # The package's analytic count, with its explanation; it equals the traced one.
-        try:
-            flops, flops_source = count_macs(module, shape).flops, "r21d_edu.counting"
-        except (TypeError, ValueError):
-            pass  # e.g. a whole network: the traced count covers any module
-    # Weights, their gradients in training, the input (and its gradient), plus activations.
-    input_bytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
-    copies = 2 if mode == "training" else 1
-    needed = copies * (work.weight_bytes + input_bytes) + work.peak_activation_bytes
-    available = _available_bytes(dev)
-    if available is not None and needed > 0.9 * available:
-        raise MemoryError(
-            f"timing {label} ({mode}) on input {shape} in {dtype} needs about {_gib(needed)} "
-            f"on {dev}, but only {_gib(available)} is free; use a smaller batch size or clip, "
-            "or mode='inference' (training keeps every activation for the backward pass)"
-        )
-
-    threads_used = threads if threads is not None else torch.get_num_threads()
     if threads is not None:
         check_int(threads, "threads", minimum=1)
+    if not variants:
+        raise ValueError("time_side_by_side needs at least one Variant")
+
+    input_bytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+    contestants = [_contestant(v, shape, dtype, mode, input_bytes) for v in variants]
+    # Every variant's weights and input stay resident; activations come one call at a time.
+    needed = (sum(c.resident_bytes for c in contestants)
+              * (2 if mode == "training" else 1)  # their gradients
+              + max(c.work.peak_activation_bytes for c in contestants))
+    available = _available_bytes(dev)
+    what = f"{', '.join(c.label for c in contestants)} ({mode}) on input {shape} in {dtype}"
+    if available is not None and needed > 0.9 * available:
+        raise MemoryError(
+            f"timing {what} needs about {_gib(needed)} on {dev}, but only {_gib(available)} "
+            "is free; use a smaller batch size or clip, fewer variants at once, or "
+            "mode='inference' (training keeps every activation for the backward pass)"
+        )
     if dev.type == "cuda" and dtype == torch.float32:
         uses_tf32 = tf32 if tf32 is not None else bool(torch.backends.cudnn.allow_tf32)
-        notes.append("float32 convs ran as TF32 on tensor cores" if uses_tf32
-                     else "float32 convs ran in full FP32 (TF32 off)")
+        common_notes.append("float32 convs ran as TF32 on tensor cores" if uses_tf32
+                            else "float32 convs ran in full FP32 (TF32 off)")
     else:
         uses_tf32 = False
+    threads_used = threads if threads is not None else torch.get_num_threads()
 
-    target = _prepared(module, dev, dtype)
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(shape, generator=generator, dtype=torch.float32)
-    x = x.to(device=dev, dtype=dtype).contiguous(memory_format=memory_format)
-    peak_memory = None
+    clip = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
     try:
-        with _global_state_kept(dev, threads, cudnn_benchmark, tf32), \
-                _module_state_kept(target, mode):
-            step = _make_step(target, x, mode)
-            context = torch.inference_mode() if mode == "inference" else torch.enable_grad()
-            with context:
-                samples, inner = _measure(step, dev, repeats, warmup, warmup_s, min_sample_s)
+        with ExitStack() as stack:
+            stack.enter_context(_global_state_kept(dev, threads, cudnn_benchmark, tf32))
+            for c in contestants:
+                c.target = _prepared(c.variant.module, dev, dtype)
+                stack.enter_context(_module_state_kept(c.target, mode))
+                x = clip.to(device=dev, dtype=dtype).contiguous(
+                    memory_format=c.variant.memory_format)
+                c.step = _make_step(c.target, x, mode)
+            stack.enter_context(
+                torch.inference_mode() if mode == "inference" else torch.enable_grad())
+            for c in contestants:
+                c.inner = _warm_up(c.step, dev, warmup, warmup_s, min_sample_s)
                 if dev.type == "cuda":
-                    torch.cuda.reset_peak_memory_stats(dev)
-                    step()
-                    _sync(dev)
-                    peak_memory = torch.cuda.max_memory_allocated(dev)
+                    c.peak_memory = _peak_memory(c, dev)
+            for round_ in range(repeats):
+                for i in range(len(contestants)):
+                    c = contestants[(round_ + i) % len(contestants)]
+                    c.samples.append(_sample(c.step, dev, c.inner))
     except Exception as error:
         if not _is_out_of_memory(error):
             raise
-        del x
+        for c in contestants:
+            c.target = c.step = None
         gc.collect()
         if dev.type == "cuda":
             torch.cuda.empty_cache()
         raise MemoryError(
-            f"ran out of memory timing {label} ({mode}) on input {shape} in {dtype} on {dev} "
-            f"(estimated need {_gib(needed)}); the process state was restored — use a "
-            "smaller batch size or clip"
+            f"ran out of memory timing {what} on {dev} (estimated need {_gib(needed)}); "
+            "the process state was restored — use a smaller batch size or clip"
         ) from error
 
-    if getattr(target, "_cudnn_relu", False):
-        # The warm-up found cuDNN's fused conv + ReLU working: count the traffic it has.
-        work = count_work(module, shape, dtype, mode, memory_format, fused_conv_relu=True)
-        notes.append("ReLU fused into the spatial conv by cuDNN")
-    q25, median, q75 = _quartiles(samples)
     spec = lookup_device(torch.cuda.get_device_name(dev)) if dev.type == "cuda" else None
     peak = peak_tflops if peak_tflops is not None else (
         spec.peak_for(dtype, uses_tf32) if spec else None)
     bandwidth = bandwidth_tbs if bandwidth_tbs is not None else (
         spec.bandwidth_tbs if spec else None)
-    achieved = flops / (median * 1e-3) / 1e12
-    roofline_ms, bound = _roofline(flops, work.bytes_moved, peak, bandwidth)
     if peak is None and dev.type == "cpu":
-        notes.append("CPU peak unknown: pass peak_tflops and bandwidth_tbs for roofline numbers")
-    return TimingResult(
-        label=label, method=method, mode=mode, device=str(dev), dtype=str(dtype).removeprefix(
-            "torch."), input_shape=shape, threads=threads_used, repeats=repeats,
-        calls_per_sample=inner, median_ms=median, q25_ms=q25, q75_ms=q75, samples_ms=samples,
-        clips_per_s=shape[0] / (median * 1e-3), flops=flops, flops_source=flops_source,
-        bytes_moved=work.bytes_moved,
-        achieved_tflops=achieved, peak_tflops=peak, bandwidth_tbs=bandwidth,
-        fraction_of_peak=achieved / peak if peak else None, roofline_ms=roofline_ms,
-        fraction_of_roofline=roofline_ms / median if roofline_ms is not None else None,
-        bound=bound, peak_memory_bytes=peak_memory, estimated_memory_bytes=needed, notes=notes,
-    )
+        common_notes.append(
+            "CPU peak unknown: pass peak_tflops and bandwidth_tbs for roofline numbers")
+    results = []
+    for c in contestants:
+        if getattr(c.target, "_cudnn_relu", False):
+            # The warm-up found cuDNN's fused conv + ReLU working: count the traffic it has.
+            c.work = count_work(c.variant.module, shape, dtype, mode, c.variant.memory_format,
+                                fused_conv_relu=True)
+            c.notes.append("ReLU fused into the spatial conv by cuDNN")
+        flops, flops_source = c.work.flops, "FlopCounterMode"
+        if mode == "inference" and c.method in ("3d", "naive", "2plus1d"):
+            # The package's analytic count, with its explanation; it equals the traced one.
+            try:
+                flops, flops_source = count_macs(c.variant.module, shape).flops, \
+                    "r21d_edu.counting"
+            except (TypeError, ValueError):
+                pass  # e.g. a whole network: the traced count covers any module
+        q25, median, q75 = _quartiles(c.samples)
+        achieved = flops / (median * 1e-3) / 1e12
+        roofline_ms, bound = _roofline(flops, c.work.bytes_moved, peak, bandwidth)
+        results.append(TimingResult(
+            label=c.label, method=c.method, mode=mode, device=str(dev),
+            dtype=str(dtype).removeprefix("torch."), input_shape=shape, threads=threads_used,
+            repeats=repeats, calls_per_sample=c.inner, median_ms=median, q25_ms=q25,
+            q75_ms=q75, samples_ms=c.samples, clips_per_s=shape[0] / (median * 1e-3),
+            flops=flops, flops_source=flops_source, bytes_moved=c.work.bytes_moved,
+            achieved_tflops=achieved, peak_tflops=peak, bandwidth_tbs=bandwidth,
+            fraction_of_peak=achieved / peak if peak else None, roofline_ms=roofline_ms,
+            fraction_of_roofline=roofline_ms / median if roofline_ms is not None else None,
+            bound=bound, peak_memory_bytes=c.peak_memory, estimated_memory_bytes=needed,
+            notes=[*common_notes, *c.notes],
+        ))
+    return results
+
+
+def _contestant(
+    variant: Variant, shape: tuple[int, ...], dtype: torch.dtype, mode: Mode, input_bytes: int
+) -> _Contestant:
+    method = variant.method or infer_method(variant.module)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if mode == "training" and getattr(variant.module, "inference_only", False):
+        raise ValueError(
+            f"{type(variant.module).__name__} is inference-only (its BatchNorm is folded into "
+            "fixed weights, which batch statistics cannot update); time it with "
+            "mode='inference'"
+        )
+    work = count_work(variant.module, shape, dtype, mode, variant.memory_format)
+    return _Contestant(variant, variant.label or _default_label(method), method, work,
+                       work.weight_bytes + input_bytes)
 
 
 def _default_label(method: str) -> str:
@@ -852,11 +958,11 @@ def _make_step(module: nn.Module, x: torch.Tensor, mode: Mode) -> Callable[[], N
     return train_step
 
 
-def _measure(
-    step: Callable[[], None], dev: torch.device, repeats: int, warmup: int, warmup_s: float,
+def _warm_up(
+    step: Callable[[], None], dev: torch.device, warmup: int, warmup_s: float,
     min_sample_s: float,
-) -> tuple[list[float], int]:
-    """Warm up, then time `repeats` samples; returns ms per call and calls per sample."""
+) -> int:
+    """Run the throw-away calls; return how many calls one sample needs."""
     start = time.perf_counter()
     calls = 0
     while calls < warmup or time.perf_counter() - start < warmup_s:
@@ -868,16 +974,29 @@ def _measure(
     step()
     _sync(dev)
     one_call = time.perf_counter() - t0
-    inner = max(1, math.ceil(min_sample_s / max(one_call, 1e-9)))
-    samples = []
-    for _ in range(repeats):
-        _sync(dev)
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            step()
-        _sync(dev)  # the clock stops when the GPU is done, not when Python is
-        samples.append((time.perf_counter() - t0) / inner * 1e3)
-    return samples, inner
+    return max(1, math.ceil(min_sample_s / max(one_call, 1e-9)))
+
+
+def _sample(step: Callable[[], None], dev: torch.device, inner: int) -> float:
+    """Milliseconds per call, averaged over `inner` back-to-back calls."""
+    _sync(dev)  # nothing of earlier work left in the queue
+    t0 = time.perf_counter()
+    for _ in range(inner):
+        step()
+    _sync(dev)  # the clock stops when the GPU is done, not when Python is
+    return (time.perf_counter() - t0) / inner * 1e3
+
+
+def _peak_memory(contestant: _Contestant, dev: torch.device) -> int:
+    """CUDA memory one call needs: its weights and input plus what the call allocates."""
+    for p in contestant.target.parameters():
+        p.grad = None
+    _sync(dev)
+    before = torch.cuda.memory_allocated(dev)
+    torch.cuda.reset_peak_memory_stats(dev)
+    contestant.step()
+    _sync(dev)
+    return torch.cuda.max_memory_allocated(dev) - before + contestant.resident_bytes
 
 
 def _quartiles(samples: Sequence[float]) -> tuple[float, float, float]:
@@ -901,24 +1020,6 @@ def _roofline(
 # --------------------------------------------------------------------------
 # Several variants side by side
 # --------------------------------------------------------------------------
-
-
-@dataclass
-class Variant:
-    """One contestant of a comparison: a module, what it is, how it is fed.
-
-    Args:
-        label: its name in tables and figures.
-        module: the layer or network.
-        method: ``"3d"``, ``"naive"``, ``"2plus1d"`` or ``"fast"``; None infers it.
-        memory_format: the input layout it gets (channels-last for the fast path,
-            as it would receive from a channels-last network).
-    """
-
-    label: str
-    module: nn.Module
-    method: str | None = None
-    memory_format: torch.memory_format = torch.contiguous_format
 
 
 @dataclass
@@ -991,9 +1092,10 @@ def compare(
     device: str | torch.device = "cpu",
     **timing: Any,
 ) -> Comparison:
-    """Time several variants on the same input, one after the other, in one run.
+    """Time several variants on the same input, side by side, in one run.
 
-    Variants are timed in the order given, each mode in turn; an
+    For each mode, the variants are timed together by `time_side_by_side`
+    (samples taken in turns, so machine noise hits all alike); an
     inference-only variant (the fast path) is skipped in training with a note.
 
     Args:
@@ -1001,7 +1103,7 @@ def compare(
         input_shape: (N, C, T, H, W), the same for all.
         modes: any of ``"inference"`` and ``"training"``.
         device: ``"cpu"`` or ``"cuda"``.
-        **timing: passed on to `time_module` (dtype, repeats, threads, ...).
+        **timing: passed on to `time_side_by_side` (dtype, repeats, threads, ...).
 
     Returns:
         `Comparison`: ``results`` (a table in Jupyter), ``figure()``,
@@ -1017,11 +1119,12 @@ def compare(
     env = environment(device)
     results, skipped = [], []
     for mode in modes:
+        chosen = []
         for variant in variants:
             if mode == "training" and getattr(variant.module, "inference_only", False):
                 skipped.append(f"{variant.label} is inference-only: not timed in training")
-                continue
-            results.append(time_module(
-                variant.module, input_shape, label=variant.label, method=variant.method,
-                mode=mode, device=device, memory_format=variant.memory_format, **timing))
+            else:
+                chosen.append(variant)
+        if chosen:
+            results += time_side_by_side(chosen, input_shape, mode=mode, device=device, **timing)
     return Comparison(results, env, skipped)

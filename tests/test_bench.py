@@ -82,7 +82,7 @@ def test_disagreeing_variants_stop_the_run_before_timing(monkeypatch, tmp_path):
 
     monkeypatch.setattr(bench, "check_agreement", broken)
     timed = []
-    monkeypatch.setattr(bench, "time_module", lambda *a, **k: timed.append(a))
+    monkeypatch.setattr(bench, "time_side_by_side", lambda *a, **k: timed.append(a))
     with pytest.raises(SystemExit, match="variants disagree"):
         main(["--device", "cpu", "--layers", "4", "--batch", "1", "--out", str(tmp_path)])
     assert timed == [] and not any(tmp_path.iterdir())

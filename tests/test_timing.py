@@ -23,6 +23,7 @@ from r21d_edu.timing import (
     infer_method,
     lookup_device,
     time_module,
+    time_side_by_side,
 )
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -288,6 +289,33 @@ def test_compare_times_every_variant_and_skips_the_fast_path_in_training():
     page = result._repr_html_()
     assert "speed vs (2+1)D" in page and "inference-only" in page and "environment" in page
     assert {"label", "method", "median_ms", "q25_ms", "q75_ms"} <= set(result.rows()[0])
+
+
+class _Recorder(nn.Module):
+    """Writes its name into a shared log on every real (non-meta) call."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        super().__init__()
+        self.name, self.log = name, log
+        self.conv = nn.Conv3d(8, 8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu":
+            self.log.append(self.name)
+        return self.conv(x)
+
+
+def test_side_by_side_samples_are_taken_in_turns():
+    log: list[str] = []
+    variants = [Variant("a", _Recorder("a", log), "3d"), Variant("b", _Recorder("b", log), "3d")]
+    results = time_side_by_side(variants, SHAPE, repeats=3, warmup=1, warmup_s=0.0,
+                                min_sample_s=0.0)
+    # Warm-up and calibration call of each, then rounds a-b, b-a, a-b: noise hits both alike.
+    assert log == ["a", "a", "b", "b", "a", "b", "b", "a", "a", "b"]
+    assert [r.label for r in results] == ["a", "b"]
+    assert all(len(r.samples_ms) == 3 and r.calls_per_sample == 1 for r in results)
+    with pytest.raises(ValueError, match="at least one Variant"):
+        time_side_by_side([], SHAPE)
 
 
 def test_compare_draws_its_results_with_the_shared_timing_plot():
