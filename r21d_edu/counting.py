@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import copy
 import html
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ __all__ = [
     "NetworkSummary",
     "ParameterCount",
     "ReceptiveField",
+    "ReceptiveFieldRow",
     "ShapeTrace",
     "Stage",
     "activation_memory",
@@ -1024,6 +1026,8 @@ def summarize_network(
             instant and without memory — on a copy of the model, so the
             model's own weights are untouched. Give a real device to run the
             model as it is (e.g. if a layer does not support meta tensors).
+            Either way the pass runs in eval mode (BatchNorm statistics are
+            not updated) and the model's train/eval modes are restored.
         dtype: dtype of the input tensor. Default: ``torch.float32``.
 
     Returns:
@@ -1037,9 +1041,14 @@ def summarize_network(
     shape = tuple(check_int(s, "input_shape entries", minimum=1) for s in input_shape)
     device = torch.device(device)
     if device.type == "meta":
-        if any(not p.is_meta for p in model.parameters()):
+        tensors = itertools.chain(model.parameters(), model.buffers())
+        if any(not t.is_meta for t in tensors):
             # A meta copy: shapes only, and the caller's weights stay as they are.
             model = copy.deepcopy(model).to("meta")
+    # Eval mode: BatchNorm must not update running statistics (a side effect on the
+    # caller's model) nor refuse a batch of one; the shapes are the same either way.
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
     rows: list[ModuleRow] = []
     seen: set[int] = set()
     names = {module: name for name, module in model.named_modules()}
@@ -1061,6 +1070,8 @@ def summarize_network(
     finally:
         for handle in handles:
             handle.remove()
+        for module, training in modes.items():
+            module.training = training
     total_params = sum(p.numel() for p in model.parameters())
     row_params = sum(r.params for r in rows)
     if row_params != total_params:

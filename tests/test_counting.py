@@ -229,6 +229,13 @@ def test_summarize_network_matches_flop_counter_and_parameter_count() -> None:
     assert "MACs" in summary.explanation and len(summary.as_records()) == len(summary.rows)
 
 
+def test_summarize_network_on_a_real_device_leaves_batchnorm_statistics_alone() -> None:
+    model = nn.Sequential(nn.Conv3d(2, 3, 1), nn.BatchNorm3d(3)).train()
+    summary = summarize_network(model, (1, 2, 1, 1, 1), device="cpu")
+    assert summary.rows[1].output_shape == (1, 3, 1, 1, 1)
+    assert model[1].training and int(model[1].num_batches_tracked) == 0
+
+
 def test_summarize_network_counts_a_shared_module_once_for_params() -> None:
     conv = nn.Conv3d(2, 2, 1)
     summary = summarize_network(nn.Sequential(conv, conv), (1, 2, 2, 2, 2), device="cpu")
