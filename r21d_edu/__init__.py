@@ -18,6 +18,7 @@ from .counting import (
     stage_shapes,
     summarize_network,
 )
+from .fast import FastSpatioTemporalConv, make_fast
 from .layers import (
     FullConv3d,
     NaiveConv2Plus1d,
@@ -47,6 +48,7 @@ from .models import (
     video_resnet,
 )
 from .summary import LayerTable, NetworkComparison, compare_networks, layer_table
+from .timing import Variant, count_work, time_module, time_side_by_side
 from .weights import (
     StateDictMismatchError,
     check_state_dict,
@@ -104,4 +106,11 @@ __all__ = [
     "load_weights",
     "preprocess_clip",
     "read_state_dict",
+    # timing and the fast path (r21d_edu.timing.compare compares variants with a table)
+    "FastSpatioTemporalConv",
+    "Variant",
+    "count_work",
+    "make_fast",
+    "time_module",
+    "time_side_by_side",
 ]
