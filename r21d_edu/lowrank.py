@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -140,6 +141,22 @@ def _check_conv3d(conv: object, what: str) -> nn.Conv3d:
     return conv
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run LAPACK single-threaded for the duration of the block.
+
+    The unfolded kernels here are small (192 × 576 for 64 -> 64): one thread
+    takes milliseconds, while MKL's threaded SVD on a machine whose cores are
+    busy was measured at 4 s for the same matrix — a slider must not wait that.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _full_rank(weight: torch.Tensor) -> int:
     c_out, c_in, t, d_h, d_w = weight.shape
     return min(c_out * t, c_in * d_h * d_w)
@@ -202,7 +219,8 @@ def factorize(conv: nn.Conv3d, rank: int | None = None) -> SpatioTemporalConv:
             f"min({c_out}·{t}, {c_in}·{d_h}·{d_w}) = {full}, got {rank}; a larger rank "
             f"adds only zero channels — use rank={full} for an exact factorization"
         )
-    u, s, vh = torch.linalg.svd(unfold_kernel(weight.double()), full_matrices=False)
+    with _one_thread():
+        u, s, vh = torch.linalg.svd(unfold_kernel(weight.double()), full_matrices=False)
     root = s[:rank].sqrt()
     temporal = (u[:, :rank] * root).reshape(c_out, t, rank).permute(0, 2, 1)
     spatial = (root[:, None] * vh[:rank]).reshape(rank, c_in, d_h, d_w)
@@ -369,7 +387,8 @@ def energy_profile(conv_or_kernel: nn.Conv3d | torch.Tensor) -> EnergyProfile:
     else:
         weight = _check_kernel(conv_or_kernel).detach()
     c_out, c_in, t, d_h, d_w = weight.shape
-    s = torch.linalg.svdvals(unfold_kernel(weight.double().cpu()))
+    with _one_thread():
+        s = torch.linalg.svdvals(unfold_kernel(weight.double().cpu()))
     squares = s * s
     total = float(squares.sum())
     if total == 0.0:
