@@ -30,7 +30,10 @@ weights, for fast what-if arithmetic):
 - ``count_macs(layer, input_shape) -> ComputeCount``  (``macs``, ``flops``, ``stages``)
 - ``activation_memory(layer, input_shape, dtype=torch.float32) -> MemoryCount``
   (``input_bytes``, ``middle_bytes``, ``output_bytes``, ``total_bytes``,
-  ``middle_to_input``, ``stages``)
+  ``middle_to_input``, ``stages``). Counts every tensor the layer writes:
+  conv outputs, BatchNorm's output (the ReLU is in place), and the naive
+  layer's reshapes where torch must copy (a reshape that can be a view writes
+  nothing). Copies a conv kernel may make internally are not counted.
 - ``stage_shapes(layer, input_shape) -> ShapeTrace``  (``output_shape``, ``stages``)
 - ``layer_cost(layer, input_shape, dtype=torch.float32) -> LayerCost`` — all of
   the above at once (``params``, ``macs``, ``flops``, ``memory``, ...).
@@ -321,9 +324,10 @@ def _stages(spec: ConvSpec, input_shape: Shape, itemsize: int) -> list[Stage]:
     temporal_per = m * t
     stages: list[Stage] = []
     if naive:
-        frames = (n * t_in, c_in, h_in, w_in)
-        stages.append(Stage("frames -> batch", "permute + reshape (a copy)", frames, 0, 0,
-                            math.prod(frames) * itemsize))
+        # (N, C, T, H, W) -> (N*T, C, H, W): merging N and T is a view only when N, T
+        # or C is 1; otherwise torch must copy.
+        stages.append(_rearrangement("frames -> batch", (n * t_in, c_in, h_in, w_in),
+                                     n > 1 and t_in > 1 and c_in > 1, itemsize))
     conv2 = "Conv2d" if naive else "Conv3d"
     spatial_kernel = (d_h, d_w) if naive else (1, d_h, d_w)
     stages.append(Stage(
@@ -341,9 +345,10 @@ def _stages(spec: ConvSpec, input_shape: Shape, itemsize: int) -> list[Stage]:
         # ReLU(inplace=True) overwrites the BN output: no new tensor.
         stages.append(Stage("relu", "ReLU (in place)", middle_shape, 0, 0, 0))
     if naive:
-        series = (n * h_out * w_out, m, t_in)
-        stages.append(Stage("pixels -> batch", "permute + reshape (a copy)", series, 0, 0,
-                            math.prod(series) * itemsize))
+        # (N*T, M, H', W') -> (N*H'*W', M, T): merging N with the pixels is a view only
+        # when N is 1, there is one pixel, or T*M is 1.
+        stages.append(_rearrangement("pixels -> batch", (n * h_out * w_out, m, t_in),
+                                     n > 1 and h_out * w_out > 1 and t_in * m > 1, itemsize))
         temporal_shape: Shape = (n * h_out * w_out, c_out, t_out)
     else:
         temporal_shape = out_shape
@@ -358,9 +363,23 @@ def _stages(spec: ConvSpec, input_shape: Shape, itemsize: int) -> list[Stage]:
         f"{_fmt(temporal_per)} each = {_fmt(out_values * temporal_per)}",
     ))
     if naive:
-        stages.append(Stage("back to clip", "permute + contiguous (a copy)", out_shape, 0, 0,
-                            out_values * itemsize))
+        # .contiguous() copies unless (N, C_out, T', H', W') already is the memory order
+        # (N, H', W', C_out, T') of the Conv1d output — size-1 axes do not count.
+        sizes = {"n": n, "c": c_out, "t": t_out, "h": h_out, "w": w_out}
+        logical = [a for a in "ncthw" if sizes[a] > 1]
+        in_memory = [a for a in "nhwct" if sizes[a] > 1]
+        stages.append(_rearrangement("back to clip", out_shape, logical != in_memory, itemsize,
+                                     "permute + contiguous"))
     return stages
+
+
+def _rearrangement(
+    name: str, shape: Shape, copies: bool, itemsize: int, how: str = "permute + reshape"
+) -> Stage:
+    """A reshape step of the naive layer: a copy writes a new tensor, a view nothing."""
+    if copies:
+        return Stage(name, f"{how} (a copy)", shape, 0, 0, math.prod(shape) * itemsize)
+    return Stage(name, f"{how} (a view: no copy)", shape, 0, 0, 0)
 
 
 def _header(spec: ConvSpec) -> str:
@@ -677,7 +696,9 @@ def activation_memory(
     M/C_in times the size of the input (2.25× for 64 -> 144 -> 64): the
     factorized layer does about the same MACs as the 3D conv but moves more
     bytes. BatchNorm writes a new tensor; the in-place ReLU does not; the naive
-    layer's reshapes of permuted tensors are copies.
+    layer's reshapes write a copy where torch cannot make them a view (always
+    for a batch of N > 1 clips). Copies a conv kernel may make internally are
+    not counted.
 
     Args:
         layer: `FullConv3d` / `nn.Conv3d`, `NaiveConv2Plus1d`,
