@@ -1033,6 +1033,10 @@ class Comparison:
     environment: Environment
     skipped: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        timed = ", ".join(f"{r.label} ({r.mode}) {r.median_ms:.3g} ms" for r in self.results)
+        return f"Comparison({timed})"
+
     def rows(self) -> list[dict[str, Any]]:
         """One flat dict per result (see `TimingResult.as_row`)."""
         return [r.as_row() for r in self.results]

@@ -331,6 +331,22 @@ def test_compare_draws_its_results_with_the_shared_timing_plot():
         compare([], SHAPE)
 
 
+# ---- the tutorial-03 explorer --------------------------------------------------------
+
+def test_timing_explorer_shows_a_figure_and_a_table_and_redraws_on_change():
+    from r21d_edu.widgets.timing import timing_explorer
+
+    explorer = timing_explorer(repeats=1)
+    assert explorer.image.value[:4] == b"\x89PNG"
+    assert [r.method for r in explorer.comparison.results] == ["3d", "naive", "2plus1d", "fast"]
+    explorer.controls["channels"].value = 8
+    explorer.controls["mode"].value = "training"
+    results = explorer.comparison.results
+    assert [r.method for r in results] == ["3d", "naive", "2plus1d"]
+    assert results[0].input_shape == (1, 8, 4, 16, 16)
+    assert "inference-only" in explorer.table.value and explorer.message.value == ""
+
+
 # ---- GPU ------------------------------------------------------------------------------
 
 @pytest.mark.gpu
