@@ -149,6 +149,7 @@ def budget_figure(result: Budget) -> Figure:
         ax.text(p + 0.2, v, f"{v:.0f}%", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(list(positions), names)
     ax.set_ylabel("% of the 3D conv")
+    ax.set_title("(2+1)D cost relative to the 3D conv", fontsize=9)
     ax.set_ylim(0, max(values + [100]) * 1.2)
     ax.legend(fontsize=7, loc="upper left")
     return fig
@@ -291,9 +292,10 @@ def rank_figure(profile: EnergyProfile, rank: int) -> Figure:
                label=f"paper's M = {profile.paper_rank}")
     ax.plot([rank], [100 * profile.energy_at(rank)], "o", color=METHOD_COLORS["2plus1d"],
             label=f"rank {rank}")
-    ax.set_xlabel("rank M")
+    ax.set_xlabel(f"rank M (full rank {profile.full_rank})")
     ax.set_ylabel("energy kept (%)")
     ax.set_ylim(0, 101)
+    ax.set_title("Energy kept by the best rank-M (2+1)D layer", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     return fig
