@@ -123,10 +123,13 @@ def lookup_device(device_name: str) -> DeviceSpec | None:
     """The `DeviceSpec` for a CUDA device name, or None when we do not know it.
 
     ``torch.cuda.get_device_name()`` reports an H100 SXM as
-    ``"NVIDIA H100 80GB HBM3"``; the PCIe and NVL cards have other peaks and
-    are deliberately not matched (pass ``peak_tflops`` / ``bandwidth_tbs``).
+    ``"NVIDIA H100 80GB HBM3"``; the PCIe and NVL cards (H100 and H200) have
+    other peaks and are deliberately not matched (pass ``peak_tflops`` /
+    ``bandwidth_tbs``).
     """
     name = device_name.upper()
+    if "NVL" in name or "PCIE" in name:
+        return None  # lower-power cards with other peaks
     if "H200" in name:
         return KNOWN_DEVICES["H200"]
     if "H100" in name and ("HBM3" in name or "SXM" in name):

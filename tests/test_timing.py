@@ -51,6 +51,7 @@ def test_known_devices_are_matched_by_their_cuda_names():
     assert lookup_device("NVIDIA H200").bandwidth_tbs == 4.8
     # Other H100 form factors have other peaks: better unknown than wrong.
     assert lookup_device("NVIDIA H100 PCIe") is None
+    assert lookup_device("NVIDIA H200 NVL") is None
     assert lookup_device("NVIDIA GeForce RTX 4090") is None
 
 
