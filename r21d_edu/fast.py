@@ -221,7 +221,7 @@ class FastSpatioTemporalConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_clip(x, self.in_channels, self.kernel_size, self.padding, type(self).__name__)
-        if self.compile:
+        if self.compile and not x.is_meta:  # shape-only traces (count_work) need no compiling
             if self._compiled is None:
                 # Inductor fuses bias + ReLU itself; the opaque cuDNN op would stop it.
                 self._compiled = torch.compile(

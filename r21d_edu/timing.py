@@ -576,8 +576,25 @@ class TimingResult:
     """The timing of one module in one mode, with the work it did.
 
     Times are per call (one forward, or one forward + backward), in ms.
-    ``fraction_of_peak`` and ``fraction_of_roofline`` are None where the
-    device's peak is unknown (CPUs, unlisted GPUs) unless it was passed in.
+
+    Attributes (beyond the obvious):
+        median_ms, q25_ms, q75_ms: median and quartiles of ``samples_ms``.
+        calls_per_sample: back-to-back calls averaged in one sample.
+        flops: conv FLOPs of one call (2 x MACs); ``flops_source`` says
+            whether `r21d_edu.counting` or `FlopCounterMode` counted them.
+        bytes_moved: memory traffic of one call (see `count_work`).
+        achieved_tflops: ``flops`` / median time.
+        fraction_of_peak: achieved / the device's peak for this dtype.
+        roofline_ms: ``max(flops / peak, bytes_moved / bandwidth)``, the least
+            time the device could take; ``bound`` says which term sets it.
+        fraction_of_roofline: roofline_ms / median_ms (1.0 = at the bound).
+        peak_memory_bytes: CUDA memory one call needs (weights, input and
+            what the call allocates); None on CPU.
+        estimated_memory_bytes: the up-front estimate the run was checked with.
+        notes: TF32, fused ReLU, emulated dtypes, unknown peaks.
+
+    The fractions are None where the device's peak is unknown (CPUs, unlisted
+    GPUs) unless ``peak_tflops`` / ``bandwidth_tbs`` were passed in.
     """
 
     label: str
@@ -886,7 +903,7 @@ def time_side_by_side(
             "CPU peak unknown: pass peak_tflops and bandwidth_tbs for roofline numbers")
     results = []
     for c in contestants:
-        if getattr(c.target, "_cudnn_relu", False):
+        if any(getattr(m, "_cudnn_relu", False) for m in c.target.modules()):
             # The warm-up found cuDNN's fused conv + ReLU working: count the traffic it has.
             c.work = count_work(c.variant.module, shape, dtype, mode, c.variant.memory_format,
                                 fused_conv_relu=True)

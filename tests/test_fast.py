@@ -160,6 +160,14 @@ def test_compiled_forward_gives_the_same_outputs():
     assert fast._compiled is not None
 
 
+def test_counting_work_on_the_meta_device_does_not_compile():
+    from r21d_edu.timing import count_work
+
+    fast = make_fast(_trained_like(SpatioTemporalConv(2, 3, 3, padding=1)), compile=True)
+    assert count_work(fast, (1, 2, 3, 5, 5)).flops > 0
+    assert fast._compiled is None  # compiling happens on the first real call only
+
+
 def test_bad_input_gets_clear_errors():
     with pytest.raises(TypeError, match="already a single kernel"):
         FastSpatioTemporalConv.from_layer(nn.Conv3d(2, 2, 3))
