@@ -121,14 +121,16 @@ def build_variants(
         plain.bn.running_var.uniform_(0.5, 1.5)
         plain.bn.weight.uniform_(0.5, 1.5)
         plain.bn.bias.normal_(0.0, 0.1)
-    plain.eval()
+    plain = plain.eval().to(device)
     variants = {
-        "3d": FullConv3d(c, c, 3, padding=1, bias=False),
+        "3d": FullConv3d(c, c, 3, padding=1, bias=False).to(device),
         "naive": NaiveConv2Plus1d.from_factorized(plain),
         "2plus1d": plain,
-        "fast": make_fast(plain, compile=compile),  # folded in float32, then cast
+        # Folded in float64 from the float32 layer, then cast once; built on the device so
+        # that its filters take the channels-last layout there (.to keeps the layout).
+        "fast": make_fast(plain, compile=compile),
     }
-    return {name: m.to(device=device, dtype=dtype).eval() for name, m in variants.items()}
+    return {name: m.to(dtype=dtype).eval() for name, m in variants.items()}
 
 
 def _input_format(method: str, device: torch.device) -> torch.memory_format:

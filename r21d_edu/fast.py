@@ -191,6 +191,9 @@ class FastSpatioTemporalConv(nn.Module):
             fast.temporal.weight[:, :m].copy_(layer.temporal.weight)
             if layer.temporal.bias is not None:
                 fast.temporal.bias.copy_(layer.temporal.bias)
+        if channels_last or (channels_last is None and weight.is_cuda):
+            # cuDNN would otherwise re-lay the filters out on every call.
+            fast = fast.to(memory_format=torch.channels_last_3d)
         return fast.train(layer.training)
 
     def _uses_channels_last(self, x: torch.Tensor) -> bool:

@@ -128,6 +128,8 @@ def test_make_fast_replaces_every_2plus1d_layer_in_a_network():
 def test_channels_last_output_holds_the_same_values():
     layer = _trained_like(SpatioTemporalConv(4, 4, 3, padding=1))
     fast = make_fast(layer, channels_last=True)
+    assert fast.spatial.weight.is_contiguous(memory_format=torch.channels_last_3d)
+    assert make_fast(layer).spatial.weight.is_contiguous()  # CPU default: standard layout
     x = torch.randn(2, 4, 4, 6, 6)
     with torch.inference_mode():
         out = fast(x)
@@ -191,6 +193,7 @@ def test_bad_input_gets_clear_errors():
 def test_fast_path_on_cuda_equals_the_plain_layer(dtype):
     layer = _trained_like(SpatioTemporalConv(16, 16, 3, padding=1)).to("cuda", dtype)
     fast = make_fast(layer)
+    assert fast.temporal.weight.is_contiguous(memory_format=torch.channels_last_3d)
     x = torch.randn(2, 16, 4, 14, 14, device="cuda", dtype=dtype)
     with torch.inference_mode():
         out = fast(x)
