@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import re
 import shlex
 import sys
@@ -51,7 +52,7 @@ import torch
 
 from .fast import make_fast
 from .layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
-from .timing import Variant, environment, time_side_by_side
+from .timing import Variant, check_device, environment, time_side_by_side
 from .viz.style import METHOD_LABELS
 
 __all__ = ["LayerConfig", "R2PLUS1D18_LAYERS", "layer_configs", "main"]
@@ -209,10 +210,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _options(argv: Sequence[str] | None) -> argparse.Namespace:
-    options = _parser().parse_args(argv)
+    parser = _parser()
+    options = parser.parse_args(argv)
     if options.device == "auto":
         options.device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(options.device)
+    try:
+        device = check_device(options.device)
+    except (RuntimeError, ValueError) as error:
+        parser.error(str(error))  # a usage message and exit status 2, not a traceback
     defaults = GPU_DEFAULTS if device.type == "cuda" else CPU_DEFAULTS
     for key, value in defaults.items():
         if getattr(options, key) is None:
@@ -387,6 +392,25 @@ def headline_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def ratio_summary(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown bullets: each ratio's geometric mean over the configurations, per mode."""
+    by_group: dict[tuple, dict[str, float]] = {}
+    for row in rows:
+        by_group.setdefault(_group_key(row), {})[row["method"]] = row["median_ms"]
+    lines = []
+    for slower, faster in (("naive", "2plus1d"), ("2plus1d", "3d"), ("2plus1d", "fast")):
+        for mode in ("inference", "training"):
+            ratios = [times[slower] / times[faster] for key, times in by_group.items()
+                      if key[-1] == mode and slower in times and faster in times]
+            if ratios:
+                mean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+                lines.append(
+                    f"- {mode}: {METHOD_LABELS[slower]} takes {mean:.2f}x the time of the "
+                    f"{METHOD_LABELS[faster]} (geometric mean over {len(ratios)} rows, "
+                    f"range {min(ratios):.2f}-{max(ratios):.2f})")
+    return lines
+
+
 def _gpu_targets(rows: list[dict[str, Any]]) -> list[str]:
     """The issue's GPU targets, read from the results (layer1, N=8, 16 frames, bf16)."""
     pick = {r["method"]: r for r in rows if r["layer"] == "layer1" and r["frames"] == 16
@@ -441,6 +465,8 @@ def render_readme(record: dict[str, Any], figures: Sequence[str]) -> str:
         "",
         "Ratios > 1 mean the first-named is slower. The fast path is inference-only "
         "(its BatchNorm is folded), so training rows have no fast column.",
+        "",
+        *ratio_summary(record["rows"]),
         "",
         *headline_table(record["rows"]),
         "",

@@ -67,6 +67,7 @@ __all__ = [
     "TimingResult",
     "Variant",
     "WorkCount",
+    "check_device",
     "compare",
     "count_work",
     "environment",
@@ -197,7 +198,12 @@ class Environment:
         return "\n".join(f"{name}: {value}" for name, value in self._rows())
 
 
-def _check_device(device: str | torch.device) -> torch.device:
+def check_device(device: str | torch.device) -> torch.device:
+    """The `torch.device` to time on, or a clear error (no GPU, a device that does not exist).
+
+    Shape:
+        Not a tensor function.
+    """
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as error:
@@ -233,7 +239,7 @@ def environment(device: str | torch.device = "cpu") -> Environment:
     Shape:
         Not a tensor function.
     """
-    dev = _check_device(device)
+    dev = check_device(device)
     cuda_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else None
     try:
         load = tuple(round(v, 2) for v in os.getloadavg())
@@ -827,7 +833,7 @@ def time_side_by_side(
     Shape:
         - Input: (N, C, T, H, W) = ``input_shape``
     """
-    dev = _check_device(device)
+    dev = check_device(device)
     _check_mode(mode)
     shape = _check_input_shape(input_shape)
     common_notes = _check_dtype(dtype, dev)

@@ -70,6 +70,7 @@ def test_a_tiny_run_writes_csv_json_figures_and_readme(tmp_path, capsys):
     readme = (folder / "README.md").read_text(encoding="utf-8")
     assert record["command"] in readme and "| layer4 | 8 | 1 | float32 | inference |" in readme
     assert "shared with other processes" in readme
+    assert "inference: naive Conv2d + Conv1d takes" in readme and "geometric mean over 1 rows" in readme
     assert (folder / "timings_f8_b1_float32_inference.png").read_bytes()[:4] == b"\x89PNG"
     assert "wrote" in capsys.readouterr().out
 
@@ -89,6 +90,26 @@ def test_disagreeing_variants_stop_the_run_before_timing(monkeypatch, tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without GPU")
-def test_cuda_without_a_gpu_is_refused_plainly(tmp_path):
-    with pytest.raises(RuntimeError, match=r"is_available\(\) is False"):
+def test_cuda_without_a_gpu_is_refused_plainly(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
         main(["--device", "cuda", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    assert "is_available() is False" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_ratio_summary_takes_geometric_means_per_mode():
+    def row(layer, method, ms, mode="inference"):
+        return {"layer": layer, "frames": 8, "batch": 1, "dtype": "float32", "mode": mode,
+                "method": method, "median_ms": ms}
+
+    rows = [row("layer1", "naive", 8.0), row("layer1", "2plus1d", 2.0),
+            row("layer2", "naive", 2.0), row("layer2", "2plus1d", 2.0),
+            row("layer1", "naive", 3.0, "training"), row("layer1", "2plus1d", 1.0, "training")]
+    lines = bench.ratio_summary(rows)
+    assert lines == [
+        "- inference: naive Conv2d + Conv1d takes 2.00x the time of the (2+1)D conv "
+        "(geometric mean over 2 rows, range 1.00-4.00)",
+        "- training: naive Conv2d + Conv1d takes 3.00x the time of the (2+1)D conv "
+        "(geometric mean over 1 rows, range 3.00-3.00)",
+    ]
