@@ -40,6 +40,7 @@ import os
 import platform
 import statistics
 import time
+import traceback
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -891,6 +892,8 @@ def time_side_by_side(
             raise
         for c in contestants:
             c.target = c.step = None
+        # The traceback's frames still hold the activations; let them go before freeing.
+        traceback.clear_frames(error.__traceback__)
         gc.collect()
         if dev.type == "cuda":
             torch.cuda.empty_cache()
