@@ -174,6 +174,13 @@ GPU_DEFAULTS = {"frames": [8, 16], "batch": [1, 8, 32], "dtype": ["float32", "bf
                 "repeats": 50, "warmup": 10}
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m r21d_edu.bench",
@@ -187,16 +194,17 @@ def _parser() -> argparse.ArgumentParser:
                         help="input clip lengths (CPU default 8; GPU 8 16)")
     parser.add_argument("--layers", type=int, nargs="+", choices=[1, 2, 3, 4],
                         default=[1, 2, 3, 4], help="R(2+1)D-18 layers (default all)")
-    parser.add_argument("--batch", type=int, nargs="+", help="batch sizes (CPU 1 8; GPU 1 8 32)")
+    parser.add_argument("--batch", type=_positive, nargs="+",
+                        help="batch sizes (CPU 1 8; GPU 1 8 32)")
     parser.add_argument("--dtype", nargs="+", choices=sorted(_DTYPES),
                         help="dtypes (CPU float32; GPU float32 bfloat16)")
     parser.add_argument("--mode", nargs="+", choices=["inference", "training"],
                         default=["inference", "training"], help="default both")
     parser.add_argument("--methods", nargs="+", choices=list(METHOD_ORDER),
                         default=list(METHOD_ORDER), help="variants (default all four)")
-    parser.add_argument("--repeats", type=int, help="timed samples per row (CPU 10; GPU 50)")
-    parser.add_argument("--warmup", type=int, help="warm-up calls per row (CPU 2; GPU 10)")
-    parser.add_argument("--threads", type=int, help="CPU threads (default: all)")
+    parser.add_argument("--repeats", type=_positive, help="timed samples per row (CPU 10; GPU 50)")
+    parser.add_argument("--warmup", type=_positive, help="warm-up calls per row (CPU 2; GPU 10)")
+    parser.add_argument("--threads", type=_positive, help="CPU threads (default: all)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the fast path (slow to start; off by default)")
     parser.add_argument("--peak-tflops", type=float,

@@ -37,6 +37,14 @@ def test_cpu_defaults_are_the_documented_subset():
     assert options.mode == ["inference", "training"]
 
 
+def test_nonsense_options_get_usage_errors(capsys):
+    for argv in (["--batch", "0"], ["--repeats", "-1"], ["--layers", "5"], ["--dtype", "int8"]):
+        with pytest.raises(SystemExit) as stop:
+            bench._options(["--device", "cpu", *argv])
+        assert stop.value.code == 2
+    assert "must be an integer >= 1, got 0" in capsys.readouterr().err
+
+
 def test_a_tiny_run_writes_csv_json_figures_and_readme(tmp_path, capsys):
     folder = main(["--device", "cpu", "--layers", "4", "--batch", "1", "--repeats", "2",
                    "--warmup", "1", "--out", str(tmp_path), "--slug", "tiny"])
