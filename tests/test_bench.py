@@ -10,6 +10,7 @@ import torch
 
 from r21d_edu import bench
 from r21d_edu.bench import device_slug, layer_configs, main
+from r21d_edu.timing import lookup_device
 
 
 def test_layer_configs_follow_r2plus1d_18():
@@ -121,3 +122,17 @@ def test_ratio_summary_takes_geometric_means_per_mode():
         "- training: naive Conv2d + Conv1d takes 3.00x the time of the (2+1)D conv "
         "(geometric mean over 1 rows, range 3.00-3.00)",
     ]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_tiny_gpu_run_checks_and_times_in_bfloat16(tmp_path):
+    folder = main(["--device", "cuda", "--layers", "4", "--batch", "1", "--dtype", "bfloat16",
+                   "--repeats", "3", "--warmup", "2", "--out", str(tmp_path), "--slug", "gpu"])
+    record = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    assert all(check["ok"] for check in record["checks"])
+    rows = record["rows"]
+    assert {r["method"] for r in rows} == {"3d", "naive", "2plus1d", "fast"}
+    assert all(r["peak_memory_bytes"] > 0 for r in rows)
+    if lookup_device(record["environment"]["device_name"]):  # an H100 SXM or H200
+        assert all(r["fraction_of_roofline"] is not None for r in rows)

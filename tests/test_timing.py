@@ -75,6 +75,18 @@ def test_flops_of_a_3d_conv_are_two_macs_per_weight_and_output_position():
     assert work.bytes_moved == 4 * (2 * 8 * 400 + 27 * 8 * 16 + 2 * 16 * 400)
 
 
+def test_peak_activation_memory_counts_what_the_call_creates():
+    conv = FullConv3d(8, 16, 3, padding=1, bias=False)
+    output_bytes = 4 * 2 * 16 * 400
+    assert count_work(conv, SHAPE).peak_activation_bytes == output_bytes
+    layer = _bn_layer().eval()
+    middle_bytes = 4 * 2 * layer.intermediate_channels * 400
+    # Spatial output and BatchNorm output are alive together (ReLU then works in place).
+    assert count_work(layer, SHAPE).peak_activation_bytes >= 2 * middle_bytes
+    assert count_work(layer, SHAPE, mode="training").peak_activation_bytes > \
+        count_work(layer, SHAPE).peak_activation_bytes
+
+
 def test_traced_flops_match_the_counting_module_for_both_2plus1d_layers():
     layer = _bn_layer()
     naive = NaiveConv2Plus1d.from_factorized(layer)
