@@ -386,7 +386,10 @@ def headline_table(rows: list[dict[str, Any]]) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def ms(times: dict[str, float], method: str) -> str:
-        return f"{times[method]:.3g}" if method in times else "–"
+        if method not in times:
+            return "–"
+        value = times[method]
+        return f"{value:.0f}" if value >= 100 else f"{value:.3g}"  # 1370, not 1.37e+03
 
     def ratio(times: dict[str, float], a: str, b: str) -> str:
         return f"{times[a] / times[b]:.2f}" if a in times and b in times else "–"
