@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from r21d_edu import timing
@@ -85,6 +87,23 @@ def test_peak_activation_memory_counts_what_the_call_creates():
     assert count_work(layer, SHAPE).peak_activation_bytes >= 2 * middle_bytes
     assert count_work(layer, SHAPE, mode="training").peak_activation_bytes > \
         count_work(layer, SHAPE).peak_activation_bytes
+
+
+@settings(max_examples=25, deadline=None)
+@given(c_in=st.integers(1, 8), c_out=st.integers(1, 8), t=st.integers(1, 3), d=st.integers(1, 3),
+       stride=st.integers(1, 2), pad=st.integers(0, 1), n=st.integers(1, 3))
+def test_a_conv_moves_its_input_weights_and_output_and_nothing_else(
+        c_in, c_out, t, d, stride, pad, n):
+    conv = FullConv3d(c_in, c_out, (t, d, d), stride=stride, padding=pad, bias=False)
+    shape = (n, c_in, 5, 7, 7)
+    out = torch.nn.functional.conv3d(  # the output's shape, on the meta device
+        torch.empty(shape, device="meta"), torch.empty_like(conv.weight, device="meta"),
+        stride=stride, padding=pad)
+    work = count_work(conv, shape, dtype=torch.float64)
+    assert work.bytes_moved == 8 * (n * c_in * 5 * 49 + conv.weight.numel() + out.numel())
+    assert work.flops == 2 * conv.weight.numel() * n * out[0, 0].numel()
+    assert work.flops == count_macs(conv, shape).flops
+    assert work.kernels == 1
 
 
 def test_traced_flops_match_the_counting_module_for_both_2plus1d_layers():
