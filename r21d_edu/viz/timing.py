@@ -13,8 +13,8 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .style import METHOD_COLORS, METHOD_LABELS
 from ._common import new_figure
+from .style import METHOD_COLORS, METHOD_LABELS
 
 __all__ = ["plot_timings"]
 
