@@ -2,5 +2,7 @@
 
 from .budget import BudgetExplorer, RankExplorer
 from .layers import LayerExplorer, layer_explorer
+from .timing import TimingExplorer, timing_explorer
 
-__all__ = ["BudgetExplorer", "RankExplorer", "LayerExplorer", "layer_explorer"]
+__all__ = ["BudgetExplorer", "RankExplorer", "LayerExplorer", "layer_explorer",
+           "TimingExplorer", "timing_explorer"]
