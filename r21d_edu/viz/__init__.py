@@ -15,6 +15,10 @@ from .timing import plot_timings
 # Modules that use r21d_edu.counting or r21d_edu.lowrank load on first use: those
 # modules import viz.style, so importing them here would be circular.
 _LAZY = {
+    "cost_vs_kernel_size": "costs",
+    "cost_vs_m": "costs",
+    "cost_vs_width": "costs",
+    "intermediate_channels_figure": "costs",
     "cost_surface": "interactive",
     "feature_maps_over_time": "interactive",
     "kernel_3d_figure": "interactive",
