@@ -1,0 +1,219 @@
+"""Feature maps: what a layer's output channels see in a clip, frame by frame.
+
+- `layer_output` / `middle_output` — the tensors (pure functions, tested alone);
+- `feature_maps` — the output of any of the three layers on a clip, as a
+  frames × channels grid of images;
+- `middle_feature_maps` — the M-channel tensor between the spatial and the
+  temporal conv of a (2+1)D layer (after BN + ReLU when the layer has them):
+  the per-frame spatial features the temporal conv then combines over time.
+
+Layers run without gradients and in eval mode (BatchNorm uses its running
+statistics, so a picture does not change the layer); the layer's mode is
+restored afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from .._checks import check_clip
+from ._common import as_clip, check_index, hide_ticks, method_of, new_figure, symmetric_limit
+from .style import METHOD_COLORS, METHOD_LABELS
+
+__all__ = ["feature_maps", "layer_output", "middle_feature_maps", "middle_output"]
+
+
+@contextmanager
+def _evaluating(layer: nn.Module) -> Iterator[None]:
+    was_training = layer.training
+    layer.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        layer.train(was_training)
+
+
+def layer_output(layer: nn.Module, clip: Any) -> torch.Tensor:
+    """The layer's output on a clip (eval mode, no gradients).
+
+    Args:
+        layer: `FullConv3d` / `nn.Conv3d`, `NaiveConv2Plus1d` or `SpatioTemporalConv`.
+        clip: a (N, C, T, H, W) tensor or a `SyntheticClip`.
+
+    Shape:
+        - Input: (N, C_in, T, H, W)
+        - Output: (N, C_out, T', H', W')
+    """
+    method_of(layer)
+    x = as_clip(clip, "layer_output")
+    weight = next(layer.parameters())
+    with _evaluating(layer):
+        return layer(x.to(device=weight.device, dtype=weight.dtype)).detach()
+
+
+def middle_output(layer: nn.Module, clip: Any) -> torch.Tensor:
+    """The M-channel middle tensor of a (2+1)D layer, as (N, M, T, H', W').
+
+    For `SpatioTemporalConv` it is ``relu(bn(spatial(x)))``; for
+    `NaiveConv2Plus1d` the same tensor, which that layer holds as
+    (N·T, M, H', W') and which is reshaped here to a clip.
+
+    Args:
+        layer: `SpatioTemporalConv` or `NaiveConv2Plus1d`.
+        clip: a (N, C, T, H, W) tensor or a `SyntheticClip`.
+
+    Shape:
+        - Input: (N, C_in, T, H, W)
+        - Output: (N, M, T, H', W') — all T input frames: the temporal conv
+          has not run yet.
+    """
+    method = method_of(layer)
+    if method == "3d":
+        raise TypeError(
+            f"a {type(layer).__name__} has no middle tensor: only (2+1)D layers "
+            "(SpatioTemporalConv, NaiveConv2Plus1d) go through M intermediate channels; use "
+            "feature_maps for its output"
+        )
+    x = as_clip(clip, "middle_output")
+    # The parts are called one by one below, bypassing the layer's own input check.
+    check_clip(x, layer.in_channels, layer.kernel_size, layer.padding, type(layer).__name__)
+    weight = layer.spatial.weight
+    x = x.to(device=weight.device, dtype=weight.dtype)
+    with _evaluating(layer):
+        if method == "2plus1d":
+            return layer.relu(layer.bn(layer.spatial(x))).detach()
+        n, c, t, h, w = x.shape
+        frames = x.transpose(1, 2).reshape(n * t, c, h, w)
+        middle = layer.relu(layer.bn(layer.spatial(frames)))  # (N*T, M, H', W')
+        m, h_out, w_out = middle.shape[1:]
+        return middle.reshape(n, t, m, h_out, w_out).transpose(1, 2).detach()
+
+
+def _select(size: int, chosen: Sequence[int] | None, limit: int, what: str, owner: str) -> list:
+    if chosen is None:
+        return list(range(min(size, limit)))
+    picked = [check_index(i, size, what, owner) for i in chosen]
+    if not picked:
+        raise ValueError(f"choose at least one {what} to show")
+    return picked
+
+
+def _grid_figure(tensor: torch.Tensor, sample: int, channels: Sequence[int] | None,
+                 frames: Sequence[int] | None, channel_names: Sequence[str] | None,
+                 title: str, colour: str, signed: bool) -> Figure:
+    n, c, t = tensor.shape[:3]
+    sample = check_index(sample, n, "sample", f"the batch ({n} clips)")
+    cols = _select(c, channels, 8, "channel", f"the output ({c} channels)")
+    rows = _select(t, frames, 8, "frame", f"the output ({t} frames)")
+    if channel_names is not None and len(channel_names) != c:
+        raise ValueError(
+            f"channel_names has {len(channel_names)} names for {c} channels; give one per channel"
+        )
+    data = tensor[sample][cols][:, rows].float().cpu()  # (channels, frames, H, W)
+    limit = symmetric_limit(data)
+    vmin = -limit if signed else min(0.0, float(data.min()))
+    fig = new_figure(1.2 + 1.15 * len(cols), 0.9 + 1.1 * len(rows))
+    grid = fig.subplots(len(rows), len(cols), squeeze=False)
+    image = None
+    for r, frame in enumerate(rows):
+        for k, channel in enumerate(cols):
+            ax = grid[r][k]
+            image = ax.imshow(data[k, r].numpy(), cmap="RdBu_r" if signed else "magma",
+                              vmin=vmin, vmax=limit, interpolation="nearest")
+            hide_ticks(ax)
+            if r == 0:
+                name = channel_names[channel] if channel_names else f"channel {channel}"
+                ax.set_title(name, fontsize=8, color=colour)
+        grid[r][0].set_ylabel(f"frame {frame}", fontsize=8)
+    fig.colorbar(image, ax=grid, shrink=0.8, label="activation")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def feature_maps(
+    layer: nn.Module,
+    clip: Any,
+    *,
+    channels: Sequence[int] | None = None,
+    frames: Sequence[int] | None = None,
+    sample: int = 0,
+    channel_names: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """A layer's output on a clip as a grid: rows are output frames, columns channels.
+
+    Signed outputs use a diverging colour map with white at zero, so "no
+    response" (e.g. a frame difference on a static scene) is plain white.
+
+    Args:
+        layer: `FullConv3d` / `nn.Conv3d`, `NaiveConv2Plus1d` or `SpatioTemporalConv`.
+        clip: a (N, C_in, T, H, W) tensor or a `SyntheticClip`.
+        channels: output channels (columns); default the first 8.
+        frames: output frames (rows); default the first 8.
+        sample: which clip of the batch. Default: 0.
+        channel_names: one name per output channel, for the column titles.
+        title: the figure title; default names the layer and the shapes.
+
+    Returns:
+        A `Figure` with ``len(frames) × len(channels)`` image axes, each
+        (H', W'), plus a colour bar.
+
+    Shape:
+        - Input: (N, C_in, T, H, W)
+        - Shown: (T', C_out) images of (H', W') from the (N, C_out, T', H', W') output.
+    """
+    method = method_of(layer)
+    out = layer_output(layer, clip)
+    description = getattr(clip, "describe", None)
+    what = description() if description else f"clip {tuple(as_clip(clip, 'feature_maps').shape)}"
+    default = (f"{METHOD_LABELS[method]} output {tuple(out.shape)} on {what}")
+    return _grid_figure(out, sample, channels, frames, channel_names, title or default,
+                        METHOD_COLORS[method], signed=True)
+
+
+def middle_feature_maps(
+    layer: nn.Module,
+    clip: Any,
+    *,
+    channels: Sequence[int] | None = None,
+    frames: Sequence[int] | None = None,
+    sample: int = 0,
+    title: str | None = None,
+) -> Figure:
+    """The middle M-channel tensor of a (2+1)D layer as a frames × channels grid.
+
+    This is the spatial conv's output for every input frame (after BN and
+    ReLU, if the layer has them: then it is non-negative and drawn on a
+    sequential colour map). The temporal conv will combine these maps across
+    frames; anything that is not in them, the layer cannot use.
+
+    Args:
+        layer: `SpatioTemporalConv` or `NaiveConv2Plus1d`.
+        clip: a (N, C_in, T, H, W) tensor or a `SyntheticClip`.
+        channels: middle channels (columns); default the first 8 of M.
+        frames: frames (rows); default the first 8.
+        sample: which clip of the batch. Default: 0.
+        title: the figure title.
+
+    Returns:
+        A `Figure` with ``len(frames) × len(channels)`` image axes, each
+        (H', W'), plus a colour bar.
+
+    Shape:
+        - Input: (N, C_in, T, H, W)
+        - Shown: from the (N, M, T, H', W') middle tensor.
+    """
+    middle = middle_output(layer, clip)
+    method = method_of(layer)
+    after = "after BN + ReLU" if layer.middle_bn_relu else "linear, no BN/ReLU"
+    default = (f"{METHOD_LABELS[method]}: middle tensor {tuple(middle.shape)} "
+               f"(M = {layer.intermediate_channels}, {after})")
+    return _grid_figure(middle, sample, channels, frames, None, title or default,
+                        METHOD_COLORS[method], signed=not layer.middle_bn_relu)

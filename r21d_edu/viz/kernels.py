@@ -1,0 +1,497 @@
+"""Kernels as pictures: 3D kernels slice by slice, spatial filters, temporal profiles.
+
+A t × d × d kernel is shown as t small d × d images side by side, one per time
+offset τ, with one colour scale for the whole kernel (white = 0, red > 0,
+blue < 0) so that slices compare. A kernel whose slices are shifted copies of
+each other is tilted in space-time: it prefers things that move.
+
+- `effective_kernel` — the one 3D kernel a layer applies (the layer's own for a
+  3D conv, `lowrank.compose` for a linear (2+1)D layer);
+- `kernel_grid` — one output channel's kernel: input channels × time slices;
+- `spatial_filters` — the 1 × d × d filters of a (2+1)D layer (RGB for RGB input);
+- `temporal_profiles` — the t × 1 × 1 filters as line plots over τ;
+- `effective_kernel_figure` — a (2+1)D layer's effective kernel next to a 3D one.
+
+A (2+1)D layer with BatchNorm + ReLU between its convs has **no** single
+effective kernel (ReLU is not linear). These functions refuse it with an
+explanation unless asked for ``ignore_bn_relu=True``, which composes the two
+convs as if BN and ReLU were absent and says so in the title.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from ..layers import NaiveConv2Plus1d, SpatioTemporalConv
+from ..lowrank import compose, unfold_kernel
+from ._common import (
+    KNOWN_LAYERS,
+    TWO_PLUS_ONE,
+    check_index,
+    hide_ticks,
+    method_of,
+    new_figure,
+    symmetric_limit,
+)
+from .style import METHOD_COLORS, METHOD_LABELS
+
+__all__ = [
+    "effective_kernel",
+    "effective_kernel_figure",
+    "kernel_grid",
+    "spatial_filters",
+    "temporal_profiles",
+]
+
+CMAP = "RdBu_r"  # diverging: white is zero, so sign and size read at a glance
+
+
+# --------------------------------------------------------------------------
+# Which kernel does a layer apply?
+# --------------------------------------------------------------------------
+
+
+def _linear_copy(layer: SpatioTemporalConv | NaiveConv2Plus1d) -> SpatioTemporalConv:
+    """The layer's two convs with BN and ReLU removed (a different function!)."""
+    config = {**layer.config, "middle_bn_relu": False}
+    linear = SpatioTemporalConv(**config).to(dtype=layer.spatial.weight.dtype)
+    with torch.no_grad():
+        linear.spatial.weight.copy_(layer.spatial.weight.reshape(linear.spatial.weight.shape))
+        linear.temporal.weight.copy_(layer.temporal.weight.reshape(linear.temporal.weight.shape))
+        if linear.temporal.bias is not None:
+            linear.temporal.bias.copy_(layer.temporal.bias)
+    return linear
+
+
+def effective_kernel(layer: Any, *, ignore_bn_relu: bool = False) -> torch.Tensor:
+    """The 3D kernel a layer applies, as a (C_out, C_in, t, d_h, d_w) tensor.
+
+    - `FullConv3d` / `nn.Conv3d`: its weight.
+    - a (2+1)D layer built with ``middle_bn_relu=False``: the kernel of
+      `r21d_edu.lowrank.compose`, ``W[o,i,τ] = Σ_m temporal[o,m,τ]·spatial[m,i]``,
+      whose unfolded rank is at most M.
+    - a (2+1)D layer with BN + ReLU in the middle: refused, because
+      ``relu(a) + relu(b) != relu(a + b)`` — no single kernel gives its output.
+      With ``ignore_bn_relu=True`` the two convs are composed as if BN and ReLU
+      were not there: the kernel of the layer's *linear part*, not of the layer.
+    - a weight tensor: returned as it is (after a shape check).
+
+    Args:
+        layer: a layer of a known kind, or a 5D kernel tensor.
+        ignore_bn_relu: compose the convs of a layer with middle BN/ReLU anyway.
+
+    Returns:
+        A detached float tensor.
+
+    Shape:
+        - Output: (C_out, C_in, t, d_h, d_w), like ``nn.Conv3d.weight``.
+    """
+    if isinstance(layer, torch.Tensor):
+        if layer.dim() != 5:
+            raise ValueError(
+                "expected a 3D-conv kernel of shape (C_out, C_in, t, d_h, d_w) like "
+                f"nn.Conv3d.weight, got shape {tuple(layer.shape)}"
+            )
+        return layer.detach()
+    method = method_of(layer)  # raises, naming the known kinds, for anything else
+    if method == "3d":
+        return layer.weight.detach()
+    if layer.middle_bn_relu:
+        if not ignore_bn_relu:
+            raise ValueError(
+                f"this {type(layer).__name__} has BatchNorm + ReLU between its convs, so it "
+                "has no single effective 3D kernel: ReLU is not linear (relu(a) + relu(b) != "
+                "relu(a + b)). Build it with middle_bn_relu=False (as lowrank.factorize does), "
+                "or pass ignore_bn_relu=True to see the kernel of its two convs composed as if "
+                "BN and ReLU were absent"
+            )
+        layer = _linear_copy(layer)
+    return compose(layer).weight.detach()
+
+
+def _kernel_and_label(layer: Any, ignore_bn_relu: bool) -> tuple[torch.Tensor, str, str | None]:
+    kernel = effective_kernel(layer, ignore_bn_relu=ignore_bn_relu)
+    if isinstance(layer, torch.Tensor):
+        return kernel, "kernel", None
+    method = method_of(layer)
+    label = METHOD_LABELS[method]
+    if method != "3d":
+        label += " effective kernel"
+        if layer.middle_bn_relu:
+            label += " (BN/ReLU ignored: linear part only)"
+    return kernel, label, method
+
+
+def _slice_row(fig: Figure, axes: Sequence[Any], slices: torch.Tensor, limit: float) -> Any:
+    image = None
+    for ax, piece in zip(axes, slices):
+        image = ax.imshow(piece.float().cpu().numpy(), cmap=CMAP, vmin=-limit, vmax=limit,
+                          interpolation="nearest")
+        hide_ticks(ax)
+    return image
+
+
+# --------------------------------------------------------------------------
+# 1. One output channel's kernel, slice by slice
+# --------------------------------------------------------------------------
+
+
+def kernel_grid(
+    layer: Any,
+    out_channel: int = 0,
+    *,
+    in_channels: Sequence[int] | None = None,
+    ignore_bn_relu: bool = False,
+    title: str | None = None,
+) -> Figure:
+    """One output channel's 3D kernel as a grid: input channels × time slices.
+
+    Row i, column τ is the d_h × d_w image ``W[out_channel, i, τ]``: what the
+    output takes from input channel i at time offset τ. One symmetric colour
+    scale for the whole grid (white = 0), shared by one colour bar.
+
+    Args:
+        layer: `FullConv3d` / `nn.Conv3d`, a linear (2+1)D layer (its
+            `effective_kernel`), or a (C_out, C_in, t, d_h, d_w) tensor.
+        out_channel: which output channel's kernel.
+        in_channels: which input channels (rows); default all, at most 8.
+        ignore_bn_relu: see `effective_kernel`.
+        title: the figure title; default names the layer and the channel.
+
+    Returns:
+        A `Figure` with ``len(in_channels) × t`` image axes (each image
+        d_h × d_w) plus one colour-bar axes.
+
+    Shape:
+        - Kernel: (C_out, C_in, t, d_h, d_w).
+    """
+    kernel, label, _ = _kernel_and_label(layer, ignore_bn_relu)
+    c_out, c_in, t, d_h, d_w = kernel.shape
+    out_channel = check_index(out_channel, c_out, "out_channel", f"the kernel ({c_out} outputs)")
+    rows = list(range(min(c_in, 8))) if in_channels is None else [
+        check_index(i, c_in, "input channel", f"the kernel ({c_in} inputs)") for i in in_channels
+    ]
+    if not rows:
+        raise ValueError("in_channels is empty: pick at least one input channel to show")
+    chosen = kernel[out_channel, rows]  # (rows, t, d_h, d_w)
+    limit = symmetric_limit(chosen)
+    cell = max(0.55, 2.2 / max(d_h, d_w) ** 0.5)
+    fig = new_figure(1.2 + cell * t * d_w / max(d_h, d_w) + 0.6, 0.9 + cell * len(rows))
+    grid = fig.subplots(len(rows), t, squeeze=False)
+    image = None
+    for r, i in enumerate(rows):
+        image = _slice_row(fig, grid[r], chosen[r], limit)
+        grid[r][0].set_ylabel(f"in {i}", rotation=0, ha="right", va="center")
+    for tau in range(t):
+        grid[0][tau].set_title(f"τ = {tau}", fontsize=9)
+    fig.colorbar(image, ax=grid, shrink=0.8, label="weight")
+    fig.suptitle(title or f"{label}: output channel {out_channel}, t × (d_h×d_w) = "
+                 f"{t} × ({d_h}×{d_w}) per input channel", fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# 2. Spatial filters of a (2+1)D layer
+# --------------------------------------------------------------------------
+
+
+def _spatial_weight(layer: Any) -> tuple[torch.Tensor, str]:
+    """(K, C_in, d_h, d_w) spatial filters and the name of what they are."""
+    if isinstance(layer, torch.Tensor):
+        weight = layer.detach()
+        if weight.dim() == 5 and weight.shape[2] == 1:
+            weight = weight[:, :, 0]
+        if weight.dim() != 4:
+            raise ValueError(
+                "spatial_filters expects filters of shape (K, C_in, d_h, d_w) or "
+                f"(K, C_in, 1, d_h, d_w), got shape {tuple(layer.shape)}"
+            )
+        return weight, "spatial filters"
+    method = method_of(layer)
+    if method == "3d":
+        if layer.weight.shape[2] != 1:
+            raise ValueError(
+                f"a 3D conv's kernel has t = {layer.weight.shape[2]} time slices, so it has no "
+                "separate spatial filters; show it with kernel_grid, or pass one slice as a "
+                "tensor: spatial_filters(conv.weight[:, :, tau])"
+            )
+        return layer.weight.detach()[:, :, 0], "1 × d × d filters"
+    weight = layer.spatial.weight.detach()
+    weight = weight[:, :, 0] if weight.dim() == 5 else weight
+    return weight, f"{METHOD_LABELS[method]}: the M = {weight.shape[0]} spatial filters"
+
+
+def spatial_filters(
+    layer: Any,
+    *,
+    in_channel: int | None = None,
+    max_filters: int = 16,
+    columns: int = 8,
+    title: str | None = None,
+) -> Figure:
+    """The 1 × d × d filters of a (2+1)D layer, one small image each.
+
+    With 3 input channels (and ``in_channel=None``) each filter is drawn as one
+    RGB image — the colour it looks for — scaled so that grey is zero; with
+    other inputs (or a chosen ``in_channel``) each filter's weights for one
+    input channel are drawn with the signed colour map.
+
+    Args:
+        layer: a `SpatioTemporalConv` or `NaiveConv2Plus1d` (its spatial conv),
+            a 3D conv with t = 1, or a tensor (K, C_in, d_h, d_w) or
+            (K, C_in, 1, d_h, d_w).
+        in_channel: the input channel to show; default 0, or RGB for C_in = 3.
+        max_filters: show the first this many filters. Default: 16.
+        columns: filters per row. Default: 8.
+        title: the figure title.
+
+    Returns:
+        A `Figure` with one axes per filter shown; each image is (d_h, d_w)
+        or, for RGB, (d_h, d_w, 3).
+
+    Shape:
+        - Filters: (K, C_in, d_h, d_w).
+    """
+    weight, label = _spatial_weight(layer)
+    k, c_in, d_h, d_w = weight.shape
+    rgb = in_channel is None and c_in == 3
+    if not rgb:
+        in_channel = check_index(0 if in_channel is None else in_channel, c_in, "in_channel",
+                                 f"the filters ({c_in} input channels)")
+    count = min(k, max(1, int(max_filters)))
+    columns = max(1, min(int(columns), count))
+    rows = math.ceil(count / columns)
+    fig = new_figure(0.6 + 0.9 * columns, 0.8 + 0.95 * rows)
+    grid = fig.subplots(rows, columns, squeeze=False)
+    shown = weight[:count]
+    limit = symmetric_limit(shown if rgb else shown[:, in_channel])
+    image = None
+    for index, ax in enumerate(grid.flat):
+        if index >= count:
+            ax.set_axis_off()
+            continue
+        if rgb:
+            # Each filter on its own scale, grey = 0: the pattern and its colour, not its size.
+            f = shown[index].permute(1, 2, 0).float()
+            picture = (0.5 + 0.5 * f / symmetric_limit(f)).clamp(0, 1).cpu().numpy()
+            ax.imshow(picture, interpolation="nearest")
+        else:
+            image = ax.imshow(shown[index, in_channel].float().cpu().numpy(), cmap=CMAP,
+                              vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(f"#{index}", fontsize=8)
+        hide_ticks(ax)
+    if image is not None:
+        fig.colorbar(image, ax=grid, shrink=0.8, label="weight")
+    which = "as RGB (grey = 0)" if rgb else f"input channel {in_channel}"
+    fig.suptitle(title or f"{label}, {d_h}×{d_w} px, {which}"
+                 + (f" — first {count} of {k}" if count < k else ""), fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# 3. Temporal profiles
+# --------------------------------------------------------------------------
+
+
+def _temporal_series(filters: Any, out_channels: Sequence[int] | None,
+                     middle_channels: Sequence[int] | None) -> tuple[dict, str, str]:
+    """{panel title: {line label: 1D taps}}, the figure label and the line colour key."""
+    if isinstance(filters, Mapping):
+        if not filters:
+            raise ValueError("temporal_profiles needs at least one filter, got an empty mapping")
+        lines = {}
+        for name, taps in filters.items():
+            values = torch.as_tensor(taps, dtype=torch.float64).flatten()
+            if values.numel() == 0:
+                raise ValueError(f"filter {name!r} has no taps")
+            lines[str(name)] = values
+        return {"hand-made temporal filters": lines}, "temporal filters", "taps"
+    if isinstance(filters, torch.Tensor):
+        weight, label, key = filters.detach(), "temporal filters", "taps"
+    else:
+        method = method_of(filters)
+        if method == "3d":
+            raise TypeError(
+                "a 3D conv has no separate temporal filters: its kernel mixes space and time. "
+                "Show it with kernel_grid, or pass a (2+1)D layer (SpatioTemporalConv or "
+                "NaiveConv2Plus1d) or a mapping name -> taps"
+            )
+        weight, key = filters.temporal.weight.detach(), method
+        label = f"{METHOD_LABELS[method]}: temporal t × 1 × 1 filters"
+    if weight.dim() == 5:
+        if weight.shape[3:] != (1, 1):
+            raise ValueError(
+                f"temporal filters have a 1 × 1 spatial extent, got a kernel of shape "
+                f"{tuple(weight.shape)}"
+            )
+        weight = weight[:, :, :, 0, 0]
+    if weight.dim() != 3:
+        raise ValueError(
+            "expected temporal filters of shape (C_out, M, t) or (C_out, M, t, 1, 1), got "
+            f"shape {tuple(weight.shape)}"
+        )
+    c_out, m, _ = weight.shape
+    outs = list(range(min(c_out, 4))) if out_channels is None else [
+        check_index(o, c_out, "out_channel", f"the layer ({c_out} outputs)") for o in out_channels
+    ]
+    mids = list(range(min(m, 6))) if middle_channels is None else [
+        check_index(i, m, "middle channel", f"the layer (M = {m})") for i in middle_channels
+    ]
+    if not outs or not mids:
+        raise ValueError("choose at least one output channel and one middle channel to plot")
+    panels = {f"output channel {o}": {f"m = {i}": weight[o, i] for i in mids} for o in outs}
+    return panels, label, key
+
+
+def temporal_profiles(
+    filters: Any,
+    *,
+    out_channels: Sequence[int] | None = None,
+    middle_channels: Sequence[int] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The t × 1 × 1 temporal filters as weight-against-time-offset line plots.
+
+    A temporal filter is what a pixel's time series is correlated with:
+    ``[-1, 1]`` is a frame difference (blind to anything static), ``[1, 1]``
+    an average, ``[-1, 2, -1]`` a second difference (flicker detector).
+
+    Args:
+        filters: a (2+1)D layer (one panel per output channel, one line per
+            middle channel m: ``temporal[o, m, :]``), a tensor (C_out, M, t)
+            or (C_out, M, t, 1, 1), or a mapping ``name -> taps`` of hand-made
+            filters (one panel, one line each).
+        out_channels: panels to draw; default the first 4 output channels.
+        middle_channels: lines per panel; default the first 6 middle channels.
+        title: the figure title.
+
+    Returns:
+        A `Figure` with one line-plot axes per panel; x is the time offset τ
+        in frames, y the weight.
+
+    Shape:
+        - Layer: temporal weight (C_out, M, t, 1, 1).
+    """
+    panels, label, key = _temporal_series(filters, out_channels, middle_channels)
+    columns = min(len(panels), 4)
+    rows = math.ceil(len(panels) / columns)
+    fig = new_figure(0.6 + 3.0 * columns, 0.6 + 2.4 * rows)
+    grid = fig.subplots(rows, columns, squeeze=False)
+    # Lines within a panel are channels, not methods: neutral colours, except that the
+    # first line of a layer's panel carries the layer's method colour.
+    palette = ["#333333", "#0072B2", "#999999", "#882255", "#44AA99", "#DDCC77"]
+    for ax, (panel, lines) in zip(grid.flat, panels.items()):
+        for number, (name, taps) in enumerate(lines.items()):
+            colour = palette[number % len(palette)]
+            if key in METHOD_COLORS and number == 0:
+                colour = METHOD_COLORS[key]
+            ax.plot(np.arange(len(taps)), taps.float().cpu().numpy(), marker="o", color=colour,
+                    label=name)
+        ax.axhline(0, color="#999999", linewidth=0.8)
+        longest = max(len(t) for t in lines.values())
+        ax.set_xticks(range(longest))
+        ax.set_xlabel("time offset τ (frames)")
+        ax.set_ylabel("weight")
+        ax.set_title(panel, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    for ax in list(grid.flat)[len(panels):]:
+        ax.set_axis_off()
+    fig.suptitle(title or label, fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# 4. The (2+1)D layer's effective kernel next to a full 3D kernel
+# --------------------------------------------------------------------------
+
+
+def effective_kernel_figure(
+    two_plus_one: Any,
+    full: Any = None,
+    *,
+    out_channel: int = 0,
+    in_channel: int = 0,
+    ignore_bn_relu: bool = False,
+    title: str | None = None,
+) -> Figure:
+    """A (2+1)D layer's effective 3D kernel, next to a full 3D kernel and their difference.
+
+    Row 1: the full 3D kernel (if given); row 2: the (2+1)D layer's effective
+    kernel ``Σ_m temporal[o,m,τ]·spatial[m,i]``, whose unfolded rank is at
+    most M; row 3 (when both are given): the difference, i.e. what the
+    factorization cannot represent. One colour scale for all rows, and each
+    row is labelled with its unfolded rank.
+
+    Args:
+        two_plus_one: a linear `SpatioTemporalConv` or `NaiveConv2Plus1d`
+            (``middle_bn_relu=False``, e.g. from `lowrank.factorize`). A layer
+            with middle BN + ReLU has no effective kernel; it is refused with
+            the reason unless ``ignore_bn_relu=True`` (see `effective_kernel`).
+        full: a `FullConv3d` / `nn.Conv3d` or a kernel tensor of the same shape
+            to compare with, or None.
+        out_channel: the output channel shown.
+        in_channel: the input channel shown.
+        ignore_bn_relu: compose a BN/ReLU layer's convs anyway.
+        title: the figure title.
+
+    Returns:
+        A `Figure` with (1, 2 or 3) × t image axes (each d_h × d_w) and a
+        colour bar.
+
+    Shape:
+        - Kernels: (C_out, C_in, t, d_h, d_w), equal for both layers.
+    """
+    if not isinstance(two_plus_one, TWO_PLUS_ONE):
+        raise TypeError(
+            "effective_kernel_figure expects a (2+1)D layer (SpatioTemporalConv or "
+            f"NaiveConv2Plus1d) first, got {type(two_plus_one).__name__}; known layers are "
+            f"{KNOWN_LAYERS}"
+        )
+    effective, label, method = _kernel_and_label(two_plus_one, ignore_bn_relu)
+    rows: list[tuple[str, torch.Tensor, str]] = []
+    if full is not None:
+        if not isinstance(full, torch.Tensor) and method_of(full) != "3d":
+            raise TypeError(
+                f"full must be a FullConv3d / nn.Conv3d or a kernel tensor, got "
+                f"{type(full).__name__}"
+            )
+        reference = effective_kernel(full)
+        if tuple(reference.shape) != tuple(effective.shape):
+            raise ValueError(
+                f"the kernels differ in shape: (2+1)D {tuple(effective.shape)} vs 3D "
+                f"{tuple(reference.shape)}; compare layers of the same channels and kernel size"
+            )
+        rows.append((METHOD_LABELS["3d"], reference.to(effective.dtype), METHOD_COLORS["3d"]))
+    rows.append((label, effective, METHOD_COLORS[method]))
+    if full is not None:
+        rows.append(("difference (3D − (2+1)D)", rows[0][1] - effective, "#555555"))
+    c_out, c_in, t, d_h, d_w = effective.shape
+    o = check_index(out_channel, c_out, "out_channel", f"the kernel ({c_out} outputs)")
+    i = check_index(in_channel, c_in, "in_channel", f"the kernel ({c_in} inputs)")
+    limit = symmetric_limit(*(k[o, i] for _, k, _ in rows))
+    fig = new_figure(2.6 + 1.0 * t, 0.9 + 1.15 * len(rows))
+    grid = fig.subplots(len(rows), t, squeeze=False)
+    image = None
+    for r, (name, kernel, colour) in enumerate(rows):
+        image = _slice_row(fig, grid[r], kernel[o, i], limit)
+        rank = int(torch.linalg.matrix_rank(unfold_kernel(kernel.double()), rtol=1e-7))
+        grid[r][0].set_ylabel(f"{name}\nunfolded rank {rank}", rotation=0, ha="right", va="center",
+                              color=colour, fontsize=8)
+        for ax in grid[r]:
+            for spine in ax.spines.values():
+                spine.set_edgecolor(colour)
+                spine.set_linewidth(2)
+    for tau in range(t):
+        grid[0][tau].set_title(f"τ = {tau}", fontsize=9)
+    fig.colorbar(image, ax=grid, shrink=0.8, label="weight")
+    m = two_plus_one.intermediate_channels
+    fig.suptitle(title or f"Effective kernel of a (2+1)D layer with M = {m} (rank ≤ {m}), "
+                 f"output {o}, input {i}", fontsize=10)
+    return fig
