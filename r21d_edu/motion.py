@@ -125,9 +125,9 @@ def temporal_filters_of(
     weight = layer.temporal.weight.detach().double()
     weight = weight.reshape(weight.shape[0], weight.shape[1], -1)  # (C_out, M, t)
     c_out, m, _ = weight.shape
-    o = check_index(out_channel, c_out, "out_channel", f"the layer ({c_out} outputs)")
+    o = check_index(out_channel, c_out, "out_channel", "the layer")
     mids = range(min(m, 4)) if middle_channels is None else [
-        check_index(i, m, "middle channel", f"the layer (M = {m})") for i in middle_channels
+        check_index(i, m, "middle channel", "the layer") for i in middle_channels
     ]
     return {f"o{o}·m{i}": weight[o, i].clone() for i in mids}
 
@@ -412,7 +412,7 @@ def motion_tuning(
             kind = method_of(spec)  # refuses unknown layers with the list of known ones
             if channel is not None:
                 channel = check_index(channel, spec.out_channels, "out_channel",
-                                      f"filter {name!r} ({spec.out_channels} outputs)")
+                                      f"the layer of filter {name!r}")
             rms = _rms_of_layer(spec, channel, gratings)
         else:
             taps = _taps(spec, str(name))

@@ -23,7 +23,9 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from .._checks import check_clip
-from ._common import as_clip, check_index, hide_ticks, method_of, new_figure, symmetric_limit
+from ..data import SyntheticClip
+from ._common import check_index, method_of, new_figure, symmetric_limit
+from .kernels import draw_mosaic
 from .style import METHOD_COLORS, METHOD_LABELS
 
 __all__ = ["feature_maps", "layer_output", "middle_feature_maps", "middle_output"]
@@ -40,6 +42,19 @@ def _evaluating(layer: nn.Module) -> Iterator[None]:
         layer.train(was_training)
 
 
+def _as_clip(clip: Any, name: str) -> torch.Tensor:
+    """The (N, C, T, H, W) tensor of a tensor or a `SyntheticClip`, checked.
+
+    A torch.Tensor has a ``.clip`` method (torch.clip), so a `SyntheticClip` is
+    unwrapped by its type, never by looking for a ``.clip`` attribute.
+    """
+    x = clip.clip if isinstance(clip, SyntheticClip) else clip
+    channels = x.shape[1] if isinstance(x, torch.Tensor) and x.dim() == 5 else 0
+    # check_clip explains 4D stacks of frames, integer videos and non-tensors.
+    check_clip(x, channels, (1, 1, 1), (0, 0, 0), name)
+    return x.detach()
+
+
 def layer_output(layer: nn.Module, clip: Any) -> torch.Tensor:
     """The layer's output on a clip (eval mode, no gradients).
 
@@ -52,7 +67,7 @@ def layer_output(layer: nn.Module, clip: Any) -> torch.Tensor:
         - Output: (N, C_out, T', H', W')
     """
     method_of(layer)
-    x = as_clip(clip, "layer_output")
+    x = _as_clip(clip, "layer_output")
     weight = next(layer.parameters())
     with _evaluating(layer):
         return layer(x.to(device=weight.device, dtype=weight.dtype)).detach()
@@ -81,7 +96,7 @@ def middle_output(layer: nn.Module, clip: Any) -> torch.Tensor:
             "(SpatioTemporalConv, NaiveConv2Plus1d) go through M intermediate channels; use "
             "feature_maps for its output"
         )
-    x = as_clip(clip, "middle_output")
+    x = _as_clip(clip, "middle_output")
     # The parts are called one by one below, bypassing the layer's own input check.
     check_clip(x, layer.in_channels, layer.kernel_size, layer.padding, type(layer).__name__)
     weight = layer.spatial.weight
@@ -109,30 +124,26 @@ def _grid_figure(tensor: torch.Tensor, sample: int, channels: Sequence[int] | No
                  frames: Sequence[int] | None, channel_names: Sequence[str] | None,
                  title: str, colour: str, signed: bool) -> Figure:
     n, c, t = tensor.shape[:3]
-    sample = check_index(sample, n, "sample", f"the batch ({n} clips)")
-    cols = _select(c, channels, 8, "channel", f"the output ({c} channels)")
-    rows = _select(t, frames, 8, "frame", f"the output ({t} frames)")
+    sample = check_index(sample, n, "sample", "the batch")
+    cols = _select(c, channels, 8, "channel", "the output")
+    rows = _select(t, frames, 8, "frame", "the output")
     if channel_names is not None and len(channel_names) != c:
         raise ValueError(
             f"channel_names has {len(channel_names)} names for {c} channels; give one per channel"
         )
-    data = tensor[sample][cols][:, rows].float().cpu()  # (channels, frames, H, W)
+    data = tensor[sample][cols][:, rows].float().cpu().transpose(0, 1)  # (frames, channels, H, W)
     limit = symmetric_limit(data)
     vmin = -limit if signed else min(0.0, float(data.min()))
-    fig = new_figure(1.2 + 1.15 * len(cols), 0.9 + 1.1 * len(rows))
-    grid = fig.subplots(len(rows), len(cols), squeeze=False)
-    image = None
-    for r, frame in enumerate(rows):
-        for k, channel in enumerate(cols):
-            ax = grid[r][k]
-            image = ax.imshow(data[k, r].numpy(), cmap="RdBu_r" if signed else "magma",
-                              vmin=vmin, vmax=limit, interpolation="nearest")
-            hide_ticks(ax)
-            if r == 0:
-                name = channel_names[channel] if channel_names else f"channel {channel}"
-                ax.set_title(name, fontsize=8, color=colour)
-        grid[r][0].set_ylabel(f"frame {frame}", fontsize=8)
-    fig.colorbar(image, ax=grid, shrink=0.8, label="activation")
+    h, w = data.shape[2:]
+    scale = 1.1 / max(h, w, 8)  # inches per pixel: about 1.1 inch per tile
+    fig = new_figure(1.6 + scale * len(cols) * (w + 1), 0.9 + scale * len(rows) * (h + 1))
+    ax = fig.add_subplot()
+    names = [channel_names[c] if channel_names else f"channel {c}" for c in cols]
+    image = draw_mosaic(ax, data, row_labels=[f"frame {f}" for f in rows], col_labels=names,
+                        cmap="RdBu_r" if signed else "magma", vmin=vmin, vmax=limit)
+    for tick in ax.get_xticklabels():
+        tick.set_color(colour)  # the method's colour names the layer
+    fig.colorbar(image, ax=ax, shrink=0.8, label="activation")
     fig.suptitle(title, fontsize=10)
     return fig
 
@@ -162,8 +173,9 @@ def feature_maps(
         title: the figure title; default names the layer and the shapes.
 
     Returns:
-        A `Figure` with ``len(frames) × len(channels)`` image axes, each
-        (H', W'), plus a colour bar.
+        A `Figure` with one axes holding a mosaic of ``len(frames) ×
+        len(channels)`` tiles of (H', W') — rows ``frame k``, columns
+        ``channel c`` — plus a colour bar.
 
     Shape:
         - Input: (N, C_in, T, H, W)
@@ -171,9 +183,8 @@ def feature_maps(
     """
     method = method_of(layer)
     out = layer_output(layer, clip)
-    description = getattr(clip, "describe", None)
-    what = description() if description else f"clip {tuple(as_clip(clip, 'feature_maps').shape)}"
-    default = (f"{METHOD_LABELS[method]} output {tuple(out.shape)} on {what}")
+    what = clip.describe() if isinstance(clip, SyntheticClip) else f"a clip {tuple(clip.shape)}"
+    default = f"{METHOD_LABELS[method]} output {tuple(out.shape)} on {what}"
     return _grid_figure(out, sample, channels, frames, channel_names, title or default,
                         METHOD_COLORS[method], signed=True)
 
@@ -203,8 +214,9 @@ def middle_feature_maps(
         title: the figure title.
 
     Returns:
-        A `Figure` with ``len(frames) × len(channels)`` image axes, each
-        (H', W'), plus a colour bar.
+        A `Figure` with one axes holding a mosaic of ``len(frames) ×
+        len(channels)`` tiles of (H', W') — rows ``frame k``, columns
+        ``channel c`` — plus a colour bar.
 
     Shape:
         - Input: (N, C_in, T, H, W)
