@@ -220,7 +220,7 @@ def clip_animation(
     max_frames: int = 32,
     max_size: int = 64,
     fps: float = 8.0,
-    scale: int = 3,
+    scale: int | None = None,
 ) -> ClipAnimation:
     """One sample of a clip as an animation that plays inside a notebook.
 
@@ -239,7 +239,8 @@ def clip_animation(
         max_frames: the most frames kept, evenly spaced, 1 to 32. Default: 32.
         max_size: the longest image side kept, in pixels. Default: 64.
         fps: frames per second when playing. Default: 8.
-        scale: screen pixels per stored pixel. Default: 3.
+        scale: screen pixels per stored pixel; None (default) draws the long
+            side at about 192 screen pixels.
 
     Returns:
         A `ClipAnimation`; Jupyter displays it through ``_repr_html_``.
@@ -255,7 +256,8 @@ def clip_animation(
             "show a longer clip at fewer, evenly spaced frames"
         )
     max_size = check_int(max_size, "max_size", minimum=4)
-    scale = check_int(scale, "scale", minimum=1)
+    if scale is not None:
+        scale = check_int(scale, "scale", minimum=1)
     if not isinstance(fps, (int, float)) or isinstance(fps, bool) or not 0 < fps <= 60:
         raise ValueError(f"fps must be a number in (0, 60], got {fps!r}")
     frames, mode = _frames_of(clip, sample, channel, "clip_animation")
@@ -274,6 +276,8 @@ def clip_animation(
     pixels = pixels.permute(0, 2, 3, 1).numpy() if colour else pixels[:, 0].numpy()
     pngs = tuple(_png(np.ascontiguousarray(p)) for p in pixels)
     h, w = pixels.shape[1:3]
+    if scale is None:
+        scale = max(1, 192 // max(h, w))
     caption = (f"clip sample {sample}, {mode}: frames {chosen[0]}–{chosen[-1]} "
                f"({len(chosen)} shown), {h}×{w} pixels")
     return ClipAnimation(pngs, tuple(chosen), float(fps), h, w, scale, caption)

@@ -128,8 +128,9 @@ def kernel_3d_figure(kernel: Any, out_channel: int = 0, in_channel: int = 0) -> 
     ))
     fig.update_layout(
         title=f"{source}: {t}×{d_h}×{d_w} = {t * d_h * d_w} weights (t × d_h × d_w)",
-        scene={**_SCENE_AXES, "aspectmode": "data",
-               "yaxis": {"autorange": "reversed"}},  # rows grow downwards, as in an image
+        # One tick per tap; rows grow downwards, as in an image.
+        scene={**_SCENE_AXES, "aspectmode": "data", "xaxis": {"dtick": 1},
+               "yaxis": {"autorange": "reversed", "dtick": 1}, "zaxis": {"dtick": 1}},
         margin={"l": 0, "r": 0, "t": 50, "b": 0},
     )
     return fig
@@ -231,9 +232,10 @@ def feature_maps_over_time(
     )
     for k in range(len(chosen)):
         # Image orientation: row 0 at the top, square pixels.
+        # constrain="domain" shrinks the panel to square pixels instead of padding the range.
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{k + 1 if k else ''}",
-                         showticklabels=k == 0, row=1, col=k + 1)
-        fig.update_xaxes(title_text="x (pixels)", row=1, col=k + 1)
+                         constrain="domain", showticklabels=k == 0, row=1, col=k + 1)
+        fig.update_xaxes(title_text="x (pixels)", constrain="domain", row=1, col=k + 1)
     fig.update_yaxes(title_text="y (pixels)", row=1, col=1)
     return fig
 
@@ -478,8 +480,10 @@ def cost_surface(
     fig.update_layout(
         title=(f"{name}, kernel {kernel_text}, input {t_len}×{height}×{width} (T × H × W), "
                "paper's M"),
-        scene={"xaxis": {"title": {"text": "N_in (channels)"}, "type": "log"},
-               "yaxis": {"title": {"text": "N_out (channels)"}, "type": "log"},
+        scene={"xaxis": {"title": {"text": "N_in (channels)"}, "type": "log",
+                         "tickvals": widths, "ticktext": [str(n) for n in widths]},
+               "yaxis": {"title": {"text": "N_out (channels)"}, "type": "log",
+                         "tickvals": widths, "ticktext": [str(n) for n in widths]},
                "zaxis": {"title": {"text": short}}},
         margin={"l": 0, "r": 0, "t": 50, "b": 0},
     )
