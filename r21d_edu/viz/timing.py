@@ -81,7 +81,8 @@ def plot_timings(results: Iterable[Any], title: str = "Wall-clock time per forwa
     for y, r in zip(positions, results):
         ax.text(r.q75_ms + 0.02 * widest, y, f"{r.median_ms:.3g} ms", va="center", fontsize=8)
     ax.set_xlim(0, widest * 1.25 if widest > 0 else 1.0)
-    ax.set_xlabel("time per forward pass (ms): median, whiskers = 25th–75th percentile")
+    # The title says what was timed (a forward pass, or forward + backward in training).
+    ax.set_xlabel("time per call (ms): median, whiskers = 25th–75th percentile")
     ax.set_title(title)
     # One legend entry per method, in the fixed order of METHOD_COLORS.
     present = [m for m in METHOD_COLORS if any(r.method == m for r in results)]
