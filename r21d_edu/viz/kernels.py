@@ -333,7 +333,8 @@ def spatial_filters(
     padded = list(tiles) + [blank] * (rows * columns - count)
     grid = torch.stack(padded).reshape(rows, columns, *tiles.shape[1:])
     limit = symmetric_limit(tiles) if not rgb else 1.0
-    scale = 0.14 * max(1.0, 7 / max(d_h, d_w))
+    # Small filters drawn larger, but the whole row never wider than about 6.5 inches.
+    scale = min(0.14 * max(1.0, 5 / max(d_h, d_w)), 6.5 / (columns * (d_w + 1)))
     fig = new_figure(1.4 + scale * columns * (d_w + 1), 0.9 + scale * rows * (d_h + 1))
     ax = fig.add_subplot()
     image = draw_mosaic(ax, grid, vmin=-limit, vmax=limit)
