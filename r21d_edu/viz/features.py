@@ -122,7 +122,7 @@ def _select(size: int, chosen: Sequence[int] | None, limit: int, what: str, owne
 
 def _grid_figure(tensor: torch.Tensor, sample: int, channels: Sequence[int] | None,
                  frames: Sequence[int] | None, channel_names: Sequence[str] | None,
-                 title: str, colour: str, signed: bool) -> Figure:
+                 title: str, colour: str, signed: bool, colorbar: bool = True) -> Figure:
     n, c, t = tensor.shape[:3]
     sample = check_index(sample, n, "sample", "the batch")
     cols = _select(c, channels, 8, "channel", "the output")
@@ -143,7 +143,8 @@ def _grid_figure(tensor: torch.Tensor, sample: int, channels: Sequence[int] | No
                         cmap="RdBu_r" if signed else "magma", vmin=vmin, vmax=limit)
     for tick in ax.get_xticklabels():
         tick.set_color(colour)  # the method's colour names the layer
-    fig.colorbar(image, ax=ax, shrink=0.8, label="activation")
+    if colorbar:
+        fig.colorbar(image, ax=ax, shrink=0.8, label="activation")
     fig.suptitle(title, fontsize=10)
     return fig
 
@@ -181,12 +182,19 @@ def feature_maps(
         - Input: (N, C_in, T, H, W)
         - Shown: (T', C_out) images of (H', W') from the (N, C_out, T', H', W') output.
     """
+    return _output_figure(layer, layer_output(layer, clip), clip, channels=channels,
+                          frames=frames, sample=sample, channel_names=channel_names, title=title)
+
+
+def _output_figure(layer: nn.Module, out: torch.Tensor, clip: Any, **options: Any) -> Figure:
+    """`feature_maps` for an output already computed (the explorer computes it once)."""
     method = method_of(layer)
-    out = layer_output(layer, clip)
     what = clip.describe() if isinstance(clip, SyntheticClip) else f"a clip {tuple(clip.shape)}"
     default = f"{METHOD_LABELS[method]} output {tuple(out.shape)} on {what}"
-    return _grid_figure(out, sample, channels, frames, channel_names, title or default,
-                        METHOD_COLORS[method], signed=True)
+    return _grid_figure(out, options["sample"], options["channels"], options["frames"],
+                        options["channel_names"], options["title"] or default,
+                        METHOD_COLORS[method], signed=True,
+                        colorbar=options.get("colorbar", True))
 
 
 def middle_feature_maps(

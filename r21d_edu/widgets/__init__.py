@@ -1,8 +1,9 @@
 """ipywidgets explorers: thin wiring over the package's tested functions."""
 
 from .budget import BudgetExplorer, RankExplorer
+from .kernels import FeatureExplorer, feature_explorer
 from .layers import LayerExplorer, layer_explorer
 from .timing import TimingExplorer, timing_explorer
 
 __all__ = ["BudgetExplorer", "RankExplorer", "LayerExplorer", "layer_explorer",
-           "TimingExplorer", "timing_explorer"]
+           "TimingExplorer", "timing_explorer", "FeatureExplorer", "feature_explorer"]
