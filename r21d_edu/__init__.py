@@ -18,6 +18,16 @@ from .counting import (
     stage_shapes,
     summarize_network,
 )
+from .data import (
+    CLIP_KINDS,
+    SyntheticClip,
+    bouncing_ball,
+    drifting_grating,
+    flash,
+    make_clip,
+    moving_shape,
+    static_scene,
+)
 from .fast import FastSpatioTemporalConv, make_fast
 from .layers import (
     FullConv3d,
@@ -47,6 +57,7 @@ from .models import (
     resnet18,
     video_resnet,
 )
+from .motion import MotionTuning, motion_kernels, motion_tuning, temporal_response
 from .summary import LayerTable, NetworkComparison, compare_networks, layer_table
 from .timing import Variant, count_work, time_module, time_side_by_side
 from .weights import (
@@ -60,6 +71,19 @@ from .weights import (
 __version__ = "0.1.0"
 
 __all__ = [
+    # synthetic clips and motion tuning
+    "CLIP_KINDS",
+    "SyntheticClip",
+    "bouncing_ball",
+    "drifting_grating",
+    "flash",
+    "make_clip",
+    "moving_shape",
+    "static_scene",
+    "MotionTuning",
+    "motion_kernels",
+    "motion_tuning",
+    "temporal_response",
     # lowrank
     "EnergyProfile",
     "compose",

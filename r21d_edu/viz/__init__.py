@@ -23,6 +23,17 @@ _LAZY = {
     "feature_maps_over_time": "interactive",
     "kernel_3d_figure": "interactive",
     "receptive_field_figure": "interactive",
+    "effective_kernel": "kernels",
+    "effective_kernel_figure": "kernels",
+    "kernel_grid": "kernels",
+    "spatial_filters": "kernels",
+    "temporal_profiles": "kernels",
+    "feature_maps": "features",
+    "layer_output": "features",
+    "middle_feature_maps": "features",
+    "middle_output": "features",
+    "tuning_curves": "motion",
+    "tuning_polar": "motion",
 }
 
 
