@@ -141,6 +141,17 @@ def _resolve_intermediate(
     return m
 
 
+def _check_batch_statistics(layer: nn.Module, middle: torch.Tensor) -> None:
+    """Refuse a training-mode batch whose middle BatchNorm would see one value per channel."""
+    values_per_channel = middle.numel() // max(middle.shape[1], 1)
+    if layer.training and layer.middle_bn_relu and values_per_channel == 1:
+        raise ValueError(
+            f"{type(layer).__name__}: in training mode the middle BatchNorm needs more than one "
+            f"value per channel to estimate a variance, but this clip gives N*T*H'*W' = 1 "
+            f"(middle tensor {tuple(middle.shape)}); use a larger batch or clip, or call .eval()"
+        )
+
+
 # --------------------------------------------------------------------------
 # 1. The full 3D convolution
 # --------------------------------------------------------------------------
@@ -326,7 +337,9 @@ class NaiveConv2Plus1d(_TwoPlusOneConfig, nn.Module):
         n, c, t, h, w = x.shape
         # Frames as a batch: every frame goes through the same 2D conv.
         frames = x.transpose(1, 2).reshape(n * t, c, h, w)
-        middle = self.relu(self.bn(self.spatial(frames)))  # (N*T, M, H', W')
+        middle = self.spatial(frames)  # (N*T, M, H', W')
+        _check_batch_statistics(self, middle)
+        middle = self.relu(self.bn(middle))
         m, h_out, w_out = middle.shape[1:]
         # Pixels as a batch: every pixel's M-channel time series goes through the same 1D conv.
         series = middle.reshape(n, t, m, h_out, w_out).permute(0, 3, 4, 2, 1)
@@ -438,7 +451,9 @@ class SpatioTemporalConv(_TwoPlusOneConfig, nn.Sequential):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_clip(x, self.in_channels, self.kernel_size, self.padding, type(self).__name__)
-        return super().forward(x)
+        middle = self.spatial(x)
+        _check_batch_statistics(self, middle)
+        return self.temporal(self.relu(self.bn(middle)))
 
     @classmethod
     def from_naive(cls, naive: NaiveConv2Plus1d) -> SpatioTemporalConv:

@@ -112,3 +112,12 @@ def test_formula_giving_zero_asks_for_an_explicit_m(cls):
 def test_unknown_convention():
     with pytest.raises(ValueError, match=r"convention must be 'paper' .* or 'torchvision' .* got 'caffe'"):
         intermediate_channels(64, 64, 3, convention="caffe")
+
+
+@pytest.mark.parametrize("cls", [NaiveConv2Plus1d, SpatioTemporalConv], ids=lambda c: c.__name__)
+def test_training_batch_norm_on_a_single_value_per_channel(cls):
+    layer = cls(3, 8, kernel_size=(1, 3, 3)).train()
+    with pytest.raises(ValueError, match=r"training mode the middle BatchNorm needs more than one "
+                                         r"value per channel .* N\*T\*H'\*W' = 1 .* call \.eval\(\)"):
+        layer(torch.randn(1, 3, 1, 3, 3))
+    assert layer.eval()(torch.randn(1, 3, 1, 3, 3)).shape == (1, 8, 1, 1, 1)
