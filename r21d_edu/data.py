@@ -90,7 +90,7 @@ class SyntheticClip:
         """One line of ground truth, e.g. for a figure title."""
         parts = [self.kind.replace("_", " ")]
         if self.direction is not None:
-            parts.append(f"direction {self.direction:g}°")
+            parts.append(f"direction {self.direction:.4g}°")
         if self.velocity is not None:
             dy, dx = self.velocity
             parts.append(f"velocity (dy, dx) = ({dy:g}, {dx:g}) px/frame")

@@ -6,6 +6,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from r21d_edu.data import (
     CLIP_KINDS,
@@ -42,6 +44,16 @@ def test_moving_shape_centroid_moves_by_its_velocity(shape, velocity, channels):
     assert torch.allclose(centroids(made.clip), torch.tensor(made.positions, dtype=torch.float64),
                           atol=tolerance)
     assert made.speed == pytest.approx(math.hypot(*velocity))
+
+
+@settings(max_examples=40, deadline=None)
+@given(dy=st.floats(-1.5, 1.5), dx=st.floats(-1.5, 1.5), frames=st.integers(2, 8),
+       seed=st.integers(0, 1000))
+def test_any_velocity_that_fits_moves_the_square_by_exactly_that(dy, dx, frames, seed):
+    made = moving_shape(frames=frames, size=32, velocity=(dy, dx), seed=seed)
+    steps = centroids(made.clip).diff(dim=0)
+    assert torch.allclose(steps, torch.tensor([[dy, dx]], dtype=torch.float64), atol=1e-5)
+    assert float(made.clip.min()) >= 0 and float(made.clip.max()) <= 1
 
 
 def test_moving_shape_direction_follows_image_coordinates():

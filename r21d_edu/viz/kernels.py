@@ -10,7 +10,8 @@ each other is tilted in space-time: it prefers things that move.
 - `kernel_grid` — one output channel's kernel: input channels × time slices;
 - `spatial_filters` — the 1 × d × d filters of a (2+1)D layer (RGB for RGB input);
 - `temporal_profiles` — the t × 1 × 1 filters as line plots over τ;
-- `effective_kernel_figure` — a (2+1)D layer's effective kernel next to a 3D one.
+- `effective_kernel_figure` — a (2+1)D layer's effective kernel next to a 3D one;
+- `draw_mosaic` — the helper that draws a grid of small images as one image.
 
 A (2+1)D layer with BatchNorm + ReLU between its convs has **no** single
 effective kernel (ReLU is not linear). These functions refuse it with an
@@ -42,6 +43,7 @@ from ._common import (
 from .style import METHOD_COLORS, METHOD_LABELS
 
 __all__ = [
+    "draw_mosaic",
     "effective_kernel",
     "effective_kernel_figure",
     "kernel_grid",
