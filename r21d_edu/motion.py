@@ -340,7 +340,10 @@ def _rms_of_layer(layer: nn.Module, channel: int | None, clips: torch.Tensor) ->
     if channel is not None:
         out = out[:, channel:channel + 1]
     # Drop the border that saw zero padding: it responds to the padding, not the grating.
-    p_t, p_h, p_w = layer.padding
+    padding = layer.padding
+    if isinstance(padding, str):  # nn.Conv3d(padding="same" / "valid")
+        padding = tuple(k // 2 for k in layer.kernel_size) if padding == "same" else (0, 0, 0)
+    p_t, p_h, p_w = padding
     t, h, w = out.shape[2:]
     out = out[:, :, p_t:t - p_t or None, p_h:h - p_h or None, p_w:w - p_w or None]
     if out.numel() == 0:

@@ -118,6 +118,21 @@ def test_a_layers_own_temporal_filters_follow_the_law():
         assert np.allclose(result.curve(name), temporal_response(values, SPEEDS, 8), atol=1e-6)
 
 
+def test_padding_does_not_leak_into_the_response():
+    # The same kernel with "same" padding, numeric padding or none: the border that saw
+    # zero padding is left out, so all three measure the grating alone.
+    right = motion_kernels(select=["edge moving right"])
+    same = nn.Conv3d(1, 1, (3, 5, 5), padding="same", bias=False)
+    valid = nn.Conv3d(1, 1, (3, 5, 5), bias=False)
+    with torch.no_grad():
+        same.weight.copy_(right.weight)
+        valid.weight.copy_(right.weight)
+    result = motion_tuning({"padded": right, "same": same, "valid": valid}, speeds=[0.5, 1.0],
+                           directions=[0, 180])
+    assert np.allclose(result.responses[0], result.responses[2], atol=1e-5)
+    assert np.allclose(result.responses[1], result.responses[2], atol=1e-5)
+
+
 def test_naive_and_factorized_layers_are_tuned_alike():
     torch.manual_seed(0)
     layer = SpatioTemporalConv(1, 2, 3, padding=1)
