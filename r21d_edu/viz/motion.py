@@ -142,8 +142,10 @@ def tuning_polar(
         ax.plot(np.append(angles, angles[0]), np.append(values, values[0]), marker="o",
                 markersize=3, color=colour, label=name, linestyle=_DASHES[number % 4])
     ax.set_ylim(bottom=0)
+    ax.set_rlabel_position(112.5)  # radial labels between the lobes, not on the 0° axis
+    ax.tick_params(axis="y", labelsize=7)
     ax.set_xlabel("direction of motion (degrees; 0° right, 90° down)", fontsize=8)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     ax.set_title(title or f"Direction tuning at {result.speeds[s]:g} px/frame "
-                 f"(period {result.period:g} px): RMS response", fontsize=10)
+                 f"(period {result.period:g} px): RMS response", fontsize=10, pad=16)
     return fig
