@@ -21,8 +21,9 @@ KNOWN_LAYERS = "FullConv3d / nn.Conv3d, NaiveConv2Plus1d or SpatioTemporalConv"
 
 
 def as_clip(clip: Any, name: str) -> torch.Tensor:
-    """Return the (N, C, T, H, W) tensor of a clip (a tensor or a `SyntheticClip`)."""
-    x = getattr(clip, "clip", clip)
+    """Return the (N, C, T, H, W) tensor of a clip (a tensor or a `SyntheticClip`), checked."""
+    # A tensor has a .clip *method* (torch.clip), so only non-tensors are unwrapped.
+    x = clip if isinstance(clip, torch.Tensor) else getattr(clip, "clip", clip)
     channels = x.shape[1] if isinstance(x, torch.Tensor) and x.dim() == 5 else 0
     # check_clip explains 4D stacks of frames, integer videos and non-tensors.
     check_clip(x, channels, (1, 1, 1), (0, 0, 0), name)

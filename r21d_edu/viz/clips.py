@@ -18,7 +18,6 @@ import hashlib
 import html
 import io
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -33,23 +32,11 @@ from ._common import as_clip, check_index, hide_ticks, new_figure
 __all__ = ["ClipAnimation", "clip_animation", "clip_strip"]
 
 
-def _tensor_of(clip: Any, what: str) -> torch.Tensor:
-    """`as_clip`, also for a bare tensor.
-
-    ``torch.Tensor`` has a ``.clip`` method (an alias of ``clamp``), so handing a
-    tensor to `as_clip`, which looks for a ``.clip`` attribute, would find that
-    method instead of the tensor; a tensor is wrapped so that its ``.clip`` is itself.
-    """
-    if isinstance(clip, torch.Tensor):
-        return as_clip(SimpleNamespace(clip=clip), what)
-    return as_clip(clip, what)
-
-
 def _frames_of(
     clip: Any, sample: int, channel: int | None, what: str
 ) -> tuple[torch.Tensor, str]:
     """The frames to draw, (T, H, W, 3) for colour or (T, H, W) for grey, and a caption."""
-    x = _tensor_of(clip, what)
+    x = as_clip(clip, what)
     n, c = x.shape[:2]
     sample = check_index(sample, n, "sample", f"dim 0 (N) of the clip of shape {tuple(x.shape)}")
     one = x[sample].float()

@@ -24,7 +24,7 @@ from torch import nn
 
 from .._checks import check_clip
 from ..data import SyntheticClip
-from ._common import check_index, method_of, new_figure, symmetric_limit
+from ._common import as_clip, check_index, method_of, new_figure, symmetric_limit
 from .kernels import draw_mosaic
 from .style import METHOD_COLORS, METHOD_LABELS
 
@@ -42,19 +42,6 @@ def _evaluating(layer: nn.Module) -> Iterator[None]:
         layer.train(was_training)
 
 
-def _as_clip(clip: Any, name: str) -> torch.Tensor:
-    """The (N, C, T, H, W) tensor of a tensor or a `SyntheticClip`, checked.
-
-    A torch.Tensor has a ``.clip`` method (torch.clip), so a `SyntheticClip` is
-    unwrapped by its type, never by looking for a ``.clip`` attribute.
-    """
-    x = clip.clip if isinstance(clip, SyntheticClip) else clip
-    channels = x.shape[1] if isinstance(x, torch.Tensor) and x.dim() == 5 else 0
-    # check_clip explains 4D stacks of frames, integer videos and non-tensors.
-    check_clip(x, channels, (1, 1, 1), (0, 0, 0), name)
-    return x.detach()
-
-
 def layer_output(layer: nn.Module, clip: Any) -> torch.Tensor:
     """The layer's output on a clip (eval mode, no gradients).
 
@@ -67,7 +54,7 @@ def layer_output(layer: nn.Module, clip: Any) -> torch.Tensor:
         - Output: (N, C_out, T', H', W')
     """
     method_of(layer)
-    x = _as_clip(clip, "layer_output")
+    x = as_clip(clip, "layer_output")
     weight = next(layer.parameters())
     with _evaluating(layer):
         return layer(x.to(device=weight.device, dtype=weight.dtype)).detach()
@@ -96,7 +83,7 @@ def middle_output(layer: nn.Module, clip: Any) -> torch.Tensor:
             "(SpatioTemporalConv, NaiveConv2Plus1d) go through M intermediate channels; use "
             "feature_maps for its output"
         )
-    x = _as_clip(clip, "middle_output")
+    x = as_clip(clip, "middle_output")
     # The parts are called one by one below, bypassing the layer's own input check.
     check_clip(x, layer.in_channels, layer.kernel_size, layer.padding, type(layer).__name__)
     weight = layer.spatial.weight

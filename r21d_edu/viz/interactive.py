@@ -33,8 +33,7 @@ from .._checks import as_triple, check_int
 from ..counting import ConvSpec, compare_costs, receptive_field, spec_of, stage_shapes
 from ..layers import NaiveConv2Plus1d, SpatioTemporalConv
 from ..lowrank import compose
-from ._common import check_index, symmetric_limit
-from .clips import _tensor_of
+from ._common import as_clip, check_index, symmetric_limit
 from .style import METHOD_COLORS, METHOD_LABELS
 
 __all__ = ["cost_surface", "feature_maps_over_time", "kernel_3d_figure", "receptive_field_figure"]
@@ -173,7 +172,7 @@ def feature_maps_over_time(
         - Input: (N, C, T, H, W)
         - Drawn: T frames of len(channels) H × W maps
     """
-    x = _tensor_of(features, "feature_maps_over_time")
+    x = as_clip(features, "feature_maps_over_time")
     n, c, t_len, height, width = x.shape
     shape = tuple(x.shape)
     sample = check_index(sample, n, "sample", f"dim 0 (N) of the features of shape {shape}")
