@@ -87,8 +87,6 @@ def plot_timings(results: Iterable[Any], title: str = "Wall-clock time per forwa
     # One legend entry per method, in the fixed order of METHOD_COLORS.
     present = [m for m in METHOD_COLORS if any(r.method == m for r in results)]
     handles = [Patch(color=METHOD_COLORS[m], label=METHOD_LABELS[m]) for m in present]
-    # Outside the axes, so it never hides a bar or a whisker.
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
-              frameon=False)
+    ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return fig
