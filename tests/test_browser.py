@@ -113,18 +113,43 @@ def page(chromium_path, lab_url):
 
 def open_notebook(page, lab_url, name):
     base, token = lab_url
-    page.goto(f"{base}/lab/tree/{name}?token={token}")
+    # A fresh, empty workspace per test: otherwise JupyterLab reopens every notebook an
+    # earlier test opened, in background tabs that the selectors below would also match.
+    workspace = uuid.uuid4().hex
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?reset&token={token}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
     # The kernel is ready when the toolbar's status reads idle.
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
 
 
-def test_committed_widget_state_renders_without_running(page, lab_url):
-    open_notebook(page, lab_url, "01_from_3d_to_2plus1d.ipynb")
-    # Saved widget state lets the explorer draw before any cell runs.
-    page.wait_for_selector(".widget-slider")
-    assert page.locator(".widget-slider").count() >= 8
+def _tutorials_with(mime_type: str) -> list[str]:
+    """The tutorials whose committed outputs include ``mime_type``."""
+    import json
+
+    found = []
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        outputs = [o for c in cells for o in c.get("outputs", [])]
+        if any(mime_type in o.get("data", {}) for o in outputs):
+            found.append(path.name)
+    return found
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def test_every_explorer_is_found():
+    # Guards the parametrization below against silently testing nothing.
+    assert len(_tutorials_with(WIDGET_VIEW)) >= 5
+
+
+@pytest.mark.parametrize("name", _tutorials_with(WIDGET_VIEW))
+def test_committed_widget_state_renders_without_running(page, lab_url, name):
+    open_notebook(page, lab_url, name)
+    # Saved widget state lets each explorer draw before any cell runs.
+    page.wait_for_selector(".jupyter-widgets", state="attached")
     assert page.get_by_text("Error displaying widget").count() == 0
+    assert page.locator(".jp-RenderedText", has_text="Explorer(children=").count() == 0
 
 
 def test_running_the_tutorial_and_moving_a_slider_updates_the_numbers(page, lab_url):
@@ -134,7 +159,7 @@ def test_running_the_tutorial_and_moving_a_slider_updates_the_numbers(page, lab_
     page.get_by_text("Run All Cells", exact=True).click()
     # The explorer's cell comes back live: its summary shows the 64 -> 64 formula.
     summary = page.locator(".widget-html-content", has_text="⌊110,592 / 768⌋ = 144").last
-    summary.wait_for()
+    summary.wait_for(state="attached")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
                         has_text="Traceback").count() == 0
@@ -144,5 +169,8 @@ def test_running_the_tutorial_and_moving_a_slider_updates_the_numbers(page, lab_
     handle = explorer.locator(".widget-slider .noUi-handle").nth(1)
     handle.focus()
     handle.press("ArrowRight")
-    page.locator(".widget-html-content", has_text="64·65").last.wait_for(timeout=5_000)
+    # "attached", not "visible": JupyterLab skips painting cells scrolled out of view.
+    page.locator(".widget-html-content", has_text="64·65").last.wait_for(
+        state="attached", timeout=10_000
+    )
     assert page.get_by_text("Not possible").count() == 0
