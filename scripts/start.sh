@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up r21d-edu (see setup.sh) and open the tutorials in JupyterLab.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+# The explicit "" (no extras) keeps this script's own arguments, meant for JupyterLab,
+# from reaching setup.sh: a sourced script without arguments sees its caller's.
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh" ""
 # Mark the tutorials shipped with this checkout as trusted, so JupyterLab draws their
 # saved widgets before they are re-run (untrusted outputs show as plain text).
 python -m jupyter trust notebooks/*.ipynb >/dev/null
