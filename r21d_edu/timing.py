@@ -57,7 +57,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ._checks import check_int
 from .counting import count_macs
-from .layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
 
 __all__ = [
     "KNOWN_DEVICES",
@@ -479,19 +478,17 @@ def infer_method(module: nn.Module) -> str:
         Not a tensor function.
     """
     from .fast import FastSpatioTemporalConv  # fast builds on this module's neighbours
+    from .viz._common import method_of  # the figures' mapping of the three layers
 
     if isinstance(module, FastSpatioTemporalConv):
         return "fast"
-    if isinstance(module, SpatioTemporalConv):
-        return "2plus1d"
-    if isinstance(module, NaiveConv2Plus1d):
-        return "naive"
-    if isinstance(module, (FullConv3d, nn.Conv3d)):
-        return "3d"
-    raise ValueError(
-        f"cannot tell which method a {type(module).__name__} is; pass method= one of "
-        f"{', '.join(METHODS)} (it picks the colour in figures)"
-    )
+    try:
+        return method_of(module)
+    except TypeError:
+        raise ValueError(
+            f"cannot tell which method a {type(module).__name__} is; pass method= one of "
+            f"{', '.join(METHODS)} (it picks the colour in figures)"
+        ) from None
 
 
 # --------------------------------------------------------------------------
