@@ -32,6 +32,7 @@ paper is one argument away (``convention="paper"``):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -49,6 +50,7 @@ __all__ = [
     "DEPTHS",
     "BasicBlock2d",
     "BasicStem",
+    "ConvBuilder",
     "R2Plus1dStem",
     "ResNet2d",
     "SpatioTemporalResBlock",
@@ -289,24 +291,86 @@ def _block_kernel(kernel_size: Size3, conv_type: ConvType) -> Triple:
     return kernel
 
 
-def _block_conv(
-    conv_type: ConvType,
-    in_channels: int,
-    out_channels: int,
-    kernel: Triple,
-    stride: Triple,
-    intermediate_channels: int | None,
-) -> nn.Module:
-    """One conv of a block, bias-free because BatchNorm follows it.
+@dataclass(frozen=True)
+class ConvBuilder:
+    """How a residual block makes its convolutions: one kind of video conv.
 
-    Padding is k // 2 along every axis, so with stride 1 the conv keeps
-    (T, H, W) and with stride 2 it gives ceil(size / 2).
+    A block asks its builder for the kernel, the stride and each conv, so one
+    block class serves every kind (torchvision passes a ``conv_builder`` class
+    for the same reason). The string ``conv_type`` of `SpatioTemporalResBlock`
+    is shorthand for ``ConvBuilder(conv_type, convention)``; the other fields
+    make the variants a training experiment compares.
+
+    Fields:
+        conv_type: ``"3d"``, ``"2plus1d"`` or ``"2d"`` (see `SpatioTemporalResBlock`).
+        convention: how ``"2plus1d"`` convs choose M: ``"torchvision"`` once per
+            block, ``"paper"`` per conv (`intermediate_channels`).
+        middle_bn_relu: keep the BN + ReLU between a (2+1)D conv's halves.
+            False gives a *linear* factorization: the same weights, one
+            non-linearity per conv instead of two.
+        rank_divisor: divide the formula's M by this (at least 1 channel is
+            kept), giving a rank-limited (2+1)D conv with fewer parameters.
+
+    Example::
+
+        >>> ConvBuilder("2plus1d", "paper", rank_divisor=4).intermediate(16, 16, (3, 3, 3))
+        (9, 9)
     """
-    padding = tuple(k // 2 for k in kernel)
-    if conv_type == "2plus1d":
-        return SpatioTemporalConv(in_channels, out_channels, kernel, stride, padding,
-                                  bias=False, intermediate_channels=intermediate_channels)
-    return nn.Conv3d(in_channels, out_channels, kernel, stride, padding, bias=False)
+
+    conv_type: ConvType = "2plus1d"
+    convention: Convention = "torchvision"
+    middle_bn_relu: bool = True
+    rank_divisor: int = 1
+
+    def __post_init__(self) -> None:
+        _check_conv_type(self.conv_type)
+        _check_convention(self.convention)
+        if not isinstance(self.middle_bn_relu, bool):
+            raise TypeError(f"middle_bn_relu must be True or False, got {self.middle_bn_relu!r}")
+        check_int(self.rank_divisor, "rank_divisor", minimum=1)
+        if self.conv_type != "2plus1d" and (not self.middle_bn_relu or self.rank_divisor != 1):
+            raise ValueError(
+                f"middle_bn_relu and rank_divisor shape (2+1)D convs only; a {self.conv_type!r} "
+                "conv has no intermediate channels. Use conv_type='2plus1d'"
+            )
+
+    def kernel(self, kernel_size: Size3) -> Triple:
+        """The (t, d_h, d_w) kernel of the block's convs; ``"2d"`` blocks have t = 1."""
+        return _block_kernel(kernel_size, self.conv_type)
+
+    def stride(self, downsample: bool) -> Triple:
+        """(s_t, s_h, s_w) of a block's first conv: 2 when downsampling, never over
+        time for ``"2d"``, whose convs never look across frames."""
+        s = 2 if downsample else 1
+        return (1, s, s) if self.conv_type == "2d" else (s, s, s)
+
+    def intermediate(self, in_channels: int, out_channels: int,
+                     kernel: Triple) -> tuple[int | None, int | None]:
+        """M of the block's two convs, or (None, None) for kinds without one."""
+        if self.conv_type != "2plus1d":
+            return None, None
+        m1, m2 = block_intermediate_channels(in_channels, out_channels, kernel, self.convention)
+        return max(m1 // self.rank_divisor, 1), max(m2 // self.rank_divisor, 1)
+
+    def __call__(self, in_channels: int, out_channels: int, kernel: Triple, stride: Triple,
+                 intermediate_channels: int | None) -> nn.Module:
+        """One conv of a block, bias-free because BatchNorm follows it.
+
+        Padding is k // 2 along every axis, so with stride 1 the conv keeps
+        (T, H, W) and with stride 2 it gives ceil(size / 2).
+        """
+        padding = tuple(k // 2 for k in kernel)
+        if self.conv_type == "2plus1d":
+            return SpatioTemporalConv(in_channels, out_channels, kernel, stride, padding,
+                                      bias=False, intermediate_channels=intermediate_channels,
+                                      middle_bn_relu=self.middle_bn_relu)
+        return nn.Conv3d(in_channels, out_channels, kernel, stride, padding, bias=False)
+
+
+def _builder(conv_type: ConvType | ConvBuilder, convention: Convention) -> ConvBuilder:
+    if isinstance(conv_type, ConvBuilder):
+        return conv_type
+    return ConvBuilder(_check_conv_type(conv_type), _check_convention(convention))
 
 
 # --------------------------------------------------------------------------
@@ -341,7 +405,8 @@ class SpatioTemporalResBlock(nn.Module):
             means (1, d, d). torchvision uses 3.
         downsample: halve the clip with stride 2 in the first conv.
             Default: False.
-        conv_type: ``"2plus1d"`` (default), ``"3d"`` or ``"2d"``.
+        conv_type: ``"2plus1d"`` (default), ``"3d"`` or ``"2d"``, or a
+            `ConvBuilder` (which then also says the convention).
         convention: how ``"2plus1d"`` convs choose M (`intermediate_channels`):
             ``"torchvision"`` (default) once per block from (in_channels,
             out_channels), ``"paper"`` per conv. Ignored by the other kinds.
@@ -368,40 +433,36 @@ class SpatioTemporalResBlock(nn.Module):
         kernel_size: Size3 = 3,
         downsample: bool = False,
         *,
-        conv_type: ConvType = "2plus1d",
+        conv_type: ConvType | ConvBuilder = "2plus1d",
         convention: Convention = "torchvision",
     ) -> None:
         super().__init__()
-        self.conv_type = _check_conv_type(conv_type)
-        self.convention = _check_convention(convention)
+        self.conv_builder = _builder(conv_type, convention)
+        self.conv_type = self.conv_builder.conv_type
+        self.convention = self.conv_builder.convention
         self.in_channels = check_int(in_channels, "in_channels", minimum=1)
         self.out_channels = check_int(out_channels, "out_channels", minimum=1)
-        self.kernel_size = _block_kernel(kernel_size, self.conv_type)
+        self.kernel_size = self.conv_builder.kernel(kernel_size)
         if not isinstance(downsample, bool):
             raise TypeError(f"downsample must be True or False, got {downsample!r}")
-        s = 2 if downsample else 1
-        # A 2D-in-time block never strides over time: its convs never look across frames.
-        self.stride: Triple = (1, s, s) if self.conv_type == "2d" else (s, s, s)
+        self.stride: Triple = self.conv_builder.stride(downsample)
 
-        m1 = m2 = None
-        if self.conv_type == "2plus1d":
-            m1, m2 = block_intermediate_channels(
-                self.in_channels, self.out_channels, self.kernel_size, self.convention
-            )
+        m1, m2 = self.conv_builder.intermediate(self.in_channels, self.out_channels,
+                                                self.kernel_size)
         self.conv1 = nn.Sequential(
-            _block_conv(self.conv_type, self.in_channels, self.out_channels, self.kernel_size,
-                        self.stride, m1),
+            self.conv_builder(self.in_channels, self.out_channels, self.kernel_size,
+                              self.stride, m1),
             nn.BatchNorm3d(self.out_channels),
             nn.ReLU(inplace=True),
         )
         self.conv2 = nn.Sequential(
-            _block_conv(self.conv_type, self.out_channels, self.out_channels, self.kernel_size,
-                        (1, 1, 1), m2),
+            self.conv_builder(self.out_channels, self.out_channels, self.kernel_size,
+                              (1, 1, 1), m2),
             nn.BatchNorm3d(self.out_channels),
         )
         self.relu = nn.ReLU(inplace=True)
         self.downsample: nn.Sequential | None = None
-        if s != 1 or self.in_channels != self.out_channels:
+        if self.stride != (1, 1, 1) or self.in_channels != self.out_channels:
             self.downsample = nn.Sequential(
                 nn.Conv3d(self.in_channels, self.out_channels, 1, self.stride, bias=False),
                 nn.BatchNorm3d(self.out_channels),
@@ -439,7 +500,8 @@ class SpatioTemporalResLayer(nn.Sequential):
             kernel_size, downsample=..., conv_type=..., convention=...)``.
             Default: `SpatioTemporalResBlock`.
         downsample: stride 2 in the first block. Default: False.
-        conv_type, convention: passed to every block.
+        conv_type, convention: passed to every block (``conv_type`` may be a
+            `ConvBuilder`).
 
     Shape:
         - Input: (N, C_in, T, H, W)
@@ -455,7 +517,7 @@ class SpatioTemporalResLayer(nn.Sequential):
         block_type: type[nn.Module] = SpatioTemporalResBlock,
         downsample: bool = False,
         *,
-        conv_type: ConvType = "2plus1d",
+        conv_type: ConvType | ConvBuilder = "2plus1d",
         convention: Convention = "torchvision",
     ) -> None:
         layer_size = check_int(layer_size, "layer_size", minimum=1)
@@ -478,15 +540,34 @@ class BasicStem(nn.Sequential):
     Unlike ResNet's image stem there is no max-pool: the clip is 112x112,
     half of ImageNet's 224, so one stride-2 conv already gives 56x56.
 
+    The defaults are torchvision's. The arguments build the stems of the
+    paper's other networks at any size: ``temporal_kernel=1`` is a 2D stem
+    (f-R2D, rMCx), and ``temporal_kernel=T, temporal_padding=0`` folds all T
+    frames into the channels at once, collapsing time (R2D).
+
+    Args:
+        in_channels: channels of the clip. Default: 3 (RGB).
+        out_channels: channels of the output. Default: 64.
+        temporal_kernel: t of the t x 7 x 7 kernel. Default: 3.
+        temporal_padding: frames of zero padding on each side of T; None
+            (default) keeps T with ``temporal_kernel // 2``.
+
     Shape:
-        - Input: (N, 3, T, H, W)
-        - Output: (N, 64, T, ceil(H / 2), ceil(W / 2))
+        - Input: (N, C_in, T, H, W)
+        - Output: (N, C_out, T', ceil(H / 2), ceil(W / 2)) with
+          ``T' = T + 2 * temporal_padding - temporal_kernel + 1``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int = 3, out_channels: int = 64, temporal_kernel: int = 3,
+                 temporal_padding: int | None = None) -> None:
+        in_channels = check_int(in_channels, "in_channels", minimum=1)
+        out_channels = check_int(out_channels, "out_channels", minimum=1)
+        t = check_int(temporal_kernel, "temporal_kernel", minimum=1)
+        p = t // 2 if temporal_padding is None else check_int(temporal_padding,
+                                                                "temporal_padding", minimum=0)
         super().__init__(
-            nn.Conv3d(3, 64, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False),
-            nn.BatchNorm3d(64),
+            nn.Conv3d(in_channels, out_channels, (t, 7, 7), (1, 2, 2), (p, 3, 3), bias=False),
+            nn.BatchNorm3d(out_channels),
             nn.ReLU(inplace=True),
         )
 
@@ -503,21 +584,30 @@ class R2Plus1dStem(nn.Sequential):
             the Caffe2 model. The paper's formula for a 3x7x7 kernel from 3 to
             64 channels gives 83 (``intermediate_channels(3, 64, (3, 7, 7))``),
             which is what ``r2plus1d_18(convention="paper")`` uses.
+        in_channels: channels of the clip. Default: 3 (RGB).
+        out_channels: channels of the output. Default: 64.
+        middle_bn_relu: keep the BN + ReLU between the halves (False: a linear
+            factorization, Identity at positions 1 and 2). Default: True.
 
     Shape:
-        - Input: (N, 3, T, H, W)
+        - Input: (N, C_in, T, H, W)
         - Middle: (N, M, T, ceil(H / 2), ceil(W / 2))
-        - Output: (N, 64, T, ceil(H / 2), ceil(W / 2))
+        - Output: (N, C_out, T, ceil(H / 2), ceil(W / 2))
     """
 
-    def __init__(self, intermediate_channels: int = 45) -> None:
+    def __init__(self, intermediate_channels: int = 45, in_channels: int = 3,
+                 out_channels: int = 64, middle_bn_relu: bool = True) -> None:
         m = check_int(intermediate_channels, "intermediate_channels (M)", minimum=1)
+        in_channels = check_int(in_channels, "in_channels", minimum=1)
+        out_channels = check_int(out_channels, "out_channels", minimum=1)
+        if not isinstance(middle_bn_relu, bool):
+            raise TypeError(f"middle_bn_relu must be True or False, got {middle_bn_relu!r}")
         super().__init__(
-            nn.Conv3d(3, m, (1, 7, 7), (1, 2, 2), (0, 3, 3), bias=False),
-            nn.BatchNorm3d(m),
-            nn.ReLU(inplace=True),
-            nn.Conv3d(m, 64, (3, 1, 1), (1, 1, 1), (1, 0, 0), bias=False),
-            nn.BatchNorm3d(64),
+            nn.Conv3d(in_channels, m, (1, 7, 7), (1, 2, 2), (0, 3, 3), bias=False),
+            nn.BatchNorm3d(m) if middle_bn_relu else nn.Identity(),
+            nn.ReLU(inplace=True) if middle_bn_relu else nn.Identity(),
+            nn.Conv3d(m, out_channels, (3, 1, 1), (1, 1, 1), (1, 0, 0), bias=False),
+            nn.BatchNorm3d(out_channels),
             nn.ReLU(inplace=True),
         )
         self.intermediate_channels = m
@@ -532,27 +622,33 @@ class VideoResNet(nn.Module):
     r"""A video ResNet: stem, four stages of residual blocks, pooling, classifier.
 
     Like torchvision's ``VideoResNet``: stage ``i`` has ``blocks[i]`` blocks
-    of ``conv_types[i]`` with 64, 128, 256, 512 channels; stages 2-4 halve the
-    clip (T too, unless the stage is ``"2d"``). Then
+    of ``conv_types[i]`` with ``widths[i]`` channels (64, 128, 256, 512);
+    stages 2-4 halve the clip (T too, unless the stage is ``"2d"``). Then
     ``AdaptiveAvgPool3d(1)`` averages over T, H, W and ``fc`` classifies.
 
     Args:
         conv_types: the conv kind of each of the 4 stages, e.g.
-            ``("3d", "2d", "2d", "2d")`` for MC3.
+            ``("3d", "2d", "2d", "2d")`` for MC3, or a `ConvBuilder` per stage.
         blocks: blocks per stage, e.g. (2, 2, 2, 2) for depth 18.
-        stem: the first module, mapping (N, 3, T, H, W) to 64 channels
-            (`BasicStem` or `R2Plus1dStem`).
+        stem: the first module, mapping (N, C, T, H, W) to ``widths[0]``
+            channels (`BasicStem` or `R2Plus1dStem`).
         num_classes: outputs of ``fc``. Default: 400 (Kinetics-400).
         convention: how (2+1)D convs choose M; see `SpatioTemporalResBlock`.
+        widths: channels of the four stages. Default: ResNet's (64, 128, 256,
+            512); `r21d_edu.family` trains narrower networks on a laptop.
 
     Attributes:
         clip_stride: (s_t, s_h, s_w), how much the network shrinks each axis
-            before pooling; a clip needs at least that many frames and pixels.
+            before pooling. It is not a minimum: a padded stride-2 conv maps
+            1 frame to 1 frame, so R(2+1)D-18 runs a 4-frame clip
+            (T: 4 -> 4 -> 2 -> 1 -> 1 over the stem and stages 1-4).
 
     Shape:
-        - Input: (N, 3, T, H, W) with T >= s_t, H >= s_h, W >= s_w; torchvision's
-          Kinetics weights were trained at (N, 3, 16, 112, 112).
-        - Before pooling: (N, 512, ceil(T / s_t), ceil(H / s_h), ceil(W / s_w))
+        - Input: (N, C, T, H, W), C the stem's input channels (3 for RGB), any
+          sizes that no conv shrinks to zero (for the built-in networks every
+          T, H, W >= 1); torchvision's Kinetics weights were trained at
+          (N, 3, 16, 112, 112).
+        - Before pooling: (N, widths[3], ceil(T / s_t), ceil(H / s_h), ceil(W / s_w))
         - Output: (N, num_classes)
     """
 
@@ -561,31 +657,37 @@ class VideoResNet(nn.Module):
 
     def __init__(
         self,
-        conv_types: Sequence[ConvType],
+        conv_types: Sequence[ConvType | ConvBuilder],
         blocks: Sequence[int],
         stem: nn.Module,
         num_classes: int = 400,
         convention: Convention = "torchvision",
+        widths: Sequence[int] = STAGE_CHANNELS,
     ) -> None:
         super().__init__()
         if isinstance(conv_types, str) or len(conv_types) != 4:
             raise ValueError(f"conv_types must name the conv kind of each of the 4 stages, "
                              f"e.g. ('3d', '2d', '2d', '2d'), got {conv_types!r}")
-        self.conv_types = tuple(_check_conv_type(c) for c in conv_types)
+        builders = tuple(_builder(c, convention) for c in conv_types)
+        self.conv_types = tuple(b.conv_type for b in builders)
         blocks = _check_blocks(blocks)
+        if isinstance(widths, str) or len(widths) != 4:
+            raise ValueError(f"widths must give the channels of each of the 4 stages, "
+                             f"e.g. (64, 128, 256, 512), got {widths!r}")
+        self.widths = tuple(check_int(w, "width", minimum=1) for w in widths)
         self.num_classes = check_int(num_classes, "num_classes", minimum=1)
         self.stem = stem
-        in_channels = 64
-        for index, (channels, count, conv_type) in enumerate(
-            zip(STAGE_CHANNELS, blocks, self.conv_types, strict=True), start=1
+        self.in_channels = next(m for m in stem.modules() if isinstance(m, nn.Conv3d)).in_channels
+        in_channels = self.widths[0]
+        for index, (channels, count, builder) in enumerate(
+            zip(self.widths, blocks, builders, strict=True), start=1
         ):
             layer = SpatioTemporalResLayer(in_channels, channels, 3, count,
-                                           downsample=index > 1, conv_type=conv_type,
-                                           convention=convention)
+                                           downsample=index > 1, conv_type=builder)
             self.add_module(f"layer{index}", layer)
             in_channels = channels
         self.avgpool = nn.AdaptiveAvgPool3d((1, 1, 1))
-        self.fc = nn.Linear(512, self.num_classes)
+        self.fc = nn.Linear(self.widths[-1], self.num_classes)
         self.clip_stride = self._clip_stride()
         self._initialize_weights()
 
@@ -616,33 +718,54 @@ class VideoResNet(nn.Module):
     def check_input(self, x: object) -> None:
         """Raise a clear error if `x` is not a clip this network can classify.
 
-        Checks: a float 5D (N, 3, T, H, W) tensor; T, H, W at least the
-        network's ``clip_stride`` (with fewer frames the last stages see only
-        padding: R3D-18 and R(2+1)D-18 halve T three times, so they need 8
-        frames, MC3 keeps T); and, in training mode, more than one value per
-        channel for BatchNorm at the last stage.
+        Checks: a float 5D (N, 3, T, H, W) tensor; that no conv on the main
+        path shrinks T, H or W to zero (sizes are traced conv by conv with
+        ``out = floor((in + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1``,
+        so every clip the layers can process is accepted: R(2+1)D-18 takes a
+        4-frame clip, T 4 -> 4 -> 2 -> 1 -> 1); and, in training mode, more
+        than one value per channel for BatchNorm at the last stage.
         """
         name = type(self).__name__
         first_conv = next(m for m in self.stem.modules() if isinstance(m, nn.Conv3d))
-        check_clip(x, 3, first_conv.kernel_size, first_conv.padding, name)
+        check_clip(x, self.in_channels, first_conv.kernel_size, first_conv.padding, name)
         n, _, *sizes = x.shape
-        for axis, size, stride in zip(("T (frames)", "H", "W"), sizes, self.clip_stride,
-                                      strict=True):
-            if size < stride:
-                raise ValueError(
-                    f"{name} shrinks {axis} by {stride} (its clip_stride is "
-                    f"{self.clip_stride} for T, H, W), so it needs {axis} >= {stride}; got a "
-                    f"clip of shape {tuple(x.shape)}. Use a longer or larger clip"
-                    + (", or mc3_18, which keeps T" if axis.startswith("T") else "")
-                )
-        last = [-(-size // stride) for size, stride in zip(sizes, self.clip_stride, strict=True)]
+        last = self.trace_sizes(sizes, name=name, clip_shape=tuple(x.shape))
         if self.training and n * last[0] * last[1] * last[2] == 1:
             raise ValueError(
-                f"{name} in training mode: the last stage would output (N, 512, "
+                f"{name} in training mode: the last stage would output (N, {self.widths[-1]}, "
                 f"{last[0]}, {last[1]}, {last[2]}) with N = {n}, a single value per channel, "
                 "and BatchNorm cannot estimate a variance from one value. Use a batch of "
                 "2 or more clips, a larger clip, or model.eval()"
             )
+
+    def trace_sizes(self, sizes: Sequence[int], *, name: str | None = None,
+                    clip_shape: tuple[int, ...] | None = None) -> Triple:
+        """(T, H, W) after the last stage for a clip of `sizes` (T, H, W).
+
+        Follows every `nn.Conv3d` of the stem and the stages' main path (the
+        shortcuts give the same sizes) and raises a `ValueError` naming the
+        conv, the axis and the arithmetic if one would shrink an axis to zero.
+        """
+        name = name or type(self).__name__
+        current = [int(s) for s in sizes]
+        for module_name, conv in self.named_modules():
+            if not isinstance(conv, nn.Conv3d) or ".downsample." in module_name:
+                continue
+            for axis in range(3):
+                k, s, p, d = (conv.kernel_size[axis], conv.stride[axis], conv.padding[axis],
+                              conv.dilation[axis])
+                size = current[axis]
+                out = (size + 2 * p - d * (k - 1) - 1) // s + 1
+                if out < 1:
+                    label = ("T (frames)", "H", "W")[axis]
+                    raise ValueError(
+                        f"{name}: {module_name} would shrink {label} to zero: "
+                        f"{size} + 2*{p} padding = {size + 2 * p} < kernel {d * (k - 1) + 1}"
+                        + (f" (clip shape {clip_shape})" if clip_shape else "")
+                        + f". Use a clip with more {'frames' if axis == 0 else 'pixels'}"
+                    )
+                current[axis] = out
+        return tuple(current)  # type: ignore[return-value]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
