@@ -303,16 +303,7 @@ def test_clip_stride() -> None:
 # --------------------------------------------------------------------------
 
 
-def test_too_few_frames_for_temporal_downsampling() -> None:
-    model = on_meta(r2plus1d_18).eval()
-    with pytest.raises(ValueError, match=r"needs T \(frames\) >= 8.*mc3_18"):
-        model(torch.empty(1, 3, 4, 112, 112, device="meta"))
-    on_meta(mc3_18).eval()(torch.empty(1, 3, 4, 112, 112, device="meta"))  # MC3 keeps T
-
-
-def test_too_small_frames() -> None:
-    with pytest.raises(ValueError, match=r"needs H >= 16"):
-        on_meta(r3d_18).eval()(torch.empty(1, 3, 16, 8, 112, device="meta"))
+# Short and small clips (the frame rule) are tested in test_frame_rule.py.
 
 
 def test_wrong_channel_count_and_layout() -> None:
