@@ -37,6 +37,7 @@ from .layers import (
     copy_weights,
     intermediate_channels,
 )
+from .kinetics import KINETICS400_CLASSES, Prediction, predict
 from .lowrank import (
     EnergyProfile,
     compose,
@@ -60,6 +61,7 @@ from .models import (
 from .motion import MotionTuning, motion_kernels, motion_tuning, temporal_response
 from .summary import LayerTable, NetworkComparison, compare_networks, layer_table
 from .timing import Variant, count_work, time_module, time_side_by_side
+from .video import VideoClip, VideoInfo, VideoReadError, read_video, sample_clips, video_info
 from .weights import (
     StateDictMismatchError,
     check_state_dict,
@@ -130,6 +132,16 @@ __all__ = [
     "load_weights",
     "preprocess_clip",
     "read_state_dict",
+    # real video files and Kinetics-400 labels
+    "KINETICS400_CLASSES",
+    "Prediction",
+    "VideoClip",
+    "VideoInfo",
+    "VideoReadError",
+    "predict",
+    "read_video",
+    "sample_clips",
+    "video_info",
     # timing and the fast path (r21d_edu.timing.compare compares variants with a table)
     "FastSpatioTemporalConv",
     "Variant",

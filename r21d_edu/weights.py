@@ -36,9 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from .video import VideoClip
 
 __all__ = [
     "KINETICS400_MEAN",
@@ -302,8 +305,8 @@ def load_weights(
 
 
 def preprocess_clip(
-    frames: torch.Tensor,
-    layout: Literal["TCHW", "THWC"] = "TCHW",
+    frames: torch.Tensor | np.ndarray | VideoClip,
+    layout: Literal["TCHW", "THWC"] | None = None,
     resize_size: tuple[int, int] = (128, 171),
     crop_size: tuple[int, int] = (112, 112),
     mean: Sequence[float] = KINETICS400_MEAN,
@@ -325,12 +328,14 @@ def preprocess_clip(
     torchvision: the model saw frames squeezed that way during training.
 
     Args:
-        frames: RGB frames, uint8 in [0, 255] or float in [0, 1]: one clip
-            ``(T, C, H, W)`` or a batch ``(B, T, C, H, W)`` with
-            ``layout="TCHW"`` (torchvision's ``read_video(...,
-            output_format="TCHW")``), or ``(T, H, W, C)`` / ``(B, T, H, W, C)``
-            with ``layout="THWC"`` (what most decoders return).
-        layout: where the channel axis is, see above. Default: ``"TCHW"``.
+        frames: RGB frames, uint8 in [0, 255] or float in [0, 1], as a
+            tensor or a NumPy array: one clip ``(T, C, H, W)`` or a batch
+            ``(B, T, C, H, W)`` with ``layout="TCHW"`` (torchvision's
+            ``read_video(..., output_format="TCHW")``), or ``(T, H, W, C)`` /
+            ``(B, T, H, W, C)`` with ``layout="THWC"`` (what most decoders
+            return); or a `VideoClip` from `r21d_edu.read_video`.
+        layout: where the channel axis is, see above. Default: ``"THWC"``
+            for a `VideoClip`, ``"TCHW"`` otherwise.
         resize_size: (height, width) after resizing. Default: (128, 171).
         crop_size: (height, width) of the central crop. Default: (112, 112).
         mean, std: per-channel normalisation. Default: Kinetics-400's.
@@ -347,9 +352,21 @@ def preprocess_clip(
         >>> preprocess_clip(frames, layout="THWC").shape
         torch.Size([3, 16, 112, 112])
     """
+    if isinstance(frames, VideoClip):
+        if layout not in (None, "THWC"):
+            raise ValueError(f"a VideoClip's frames are (T, H, W, C); got layout={layout!r}, "
+                             "leave it out")
+        frames, layout = frames.frames, "THWC"
+    if isinstance(frames, np.ndarray):
+        # Decoders (PyAV, OpenCV, imageio) return NumPy frames: share their memory.
+        # A read-only array (np.frombuffer, a memory map) is copied: torch warns on those.
+        array = np.ascontiguousarray(frames)
+        frames = torch.from_numpy(array if array.flags.writeable else array.copy())
     if not isinstance(frames, torch.Tensor):
-        raise TypeError(f"preprocess_clip expects a torch.Tensor of frames, "
-                        f"got {type(frames).__name__}")
+        raise TypeError(f"preprocess_clip expects frames as a torch.Tensor, a NumPy array or "
+                        f"a VideoClip, got {type(frames).__name__}")
+    if layout is None:
+        layout = "TCHW"
     if layout not in ("TCHW", "THWC"):
         raise ValueError(f"layout must be 'TCHW' or 'THWC', got {layout!r}")
     shape = tuple(frames.shape)
