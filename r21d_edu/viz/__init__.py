@@ -3,10 +3,45 @@
 Functions return figures and never only show them, so they can be tested, saved
 and embedded in widgets. The same method has the same colour everywhere
 (`METHOD_COLORS`).
+
+Importing this package (which ``import r21d_edu`` does) registers a PNG display
+formatter for matplotlib figures in a running IPython kernel, so a returned figure
+shows as a picture in a fresh notebook with no ``%matplotlib inline`` first. The
+figures are made without pyplot (no global state), and IPython only learns to draw
+such a figure when the inline backend is activated; a formatter already registered
+(``%matplotlib inline``, ``%config InlineBackend.figure_formats = ["retina"]``) is
+left as it is.
 """
 
+import sys
 from importlib import import_module
 from typing import Any
+
+
+def _register_png_formatter() -> bool:
+    """Let IPython draw matplotlib figures as PNG; True if this call registered it."""
+    # A kernel has imported IPython long before this; plain Python has no shell to
+    # register with, and importing IPython only to find that out would be slow.
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return False
+    from matplotlib.figure import Figure
+
+    png = shell.display_formatter.formatters["image/png"]
+    try:
+        png.lookup_by_type(Figure)
+        return False  # the inline backend (or the user) already chose a format
+    except KeyError:
+        pass
+    from IPython.core.pylabtools import print_figure
+
+    # The inline backend's own choice: a PNG cropped to the drawn area.
+    png.for_type(Figure, lambda figure: print_figure(figure, "png", bbox_inches="tight"))
+    return True
+
+
+_register_png_formatter()
 
 from .clips import ClipAnimation, clip_animation, clip_strip
 from .style import METHOD_COLORS, METHOD_LABELS
