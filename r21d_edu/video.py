@@ -153,6 +153,12 @@ def _open(path: PathLike):
         raise VideoReadError(f"{path} is empty (0 bytes), not a video")
     try:
         container = av.open(str(path))
+    except av.error.EOFError as error:
+        # A header and nothing after it: FFmpeg reads to the end looking for a first frame.
+        raise VideoReadError(
+            f"{path} has no frames: FFmpeg reached the end of the file before finding one "
+            "(a video written without frames, or cut off right after its header)"
+        ) from error
     except av.error.FFmpegError as error:
         raise VideoReadError(
             f"{path} is not a video file FFmpeg can read ({_reason(error)}); "
@@ -235,13 +241,13 @@ def _frames_from(container, stream, start: int, fps: float, path: Path) -> Itera
 
     offset = _stream_start(stream)
     seeked = False
-    if stream.time_base is not None:
-        # Also for start = 0: the container may have been read before (sample_clips).
-        target = int(round((offset + start / fps) / stream.time_base))
-        container.seek(target, stream=stream, backward=True, any_frame=False)
-        seeked = True
     counter = 0
     try:
+        if stream.time_base is not None:
+            # Also for start = 0: the container may have been read before (sample_clips).
+            target = int(round((offset + start / fps) / stream.time_base))
+            container.seek(target, stream=stream, backward=True, any_frame=False)
+            seeked = True
         for frame in container.decode(stream):
             if frame.time is None:
                 if seeked:  # no timestamps to place the frame: decode from the start instead
@@ -295,8 +301,8 @@ def _decode_range(container, stream, info: VideoInfo, start: int, stop: int | No
             break
     if not indices:
         if decoded == 0 and start == 0:
-            raise VideoReadError(f"{info.path} has a video stream but no frame could be "
-                                 "decoded from it: the file is empty or truncated")
+            raise VideoReadError(f"{info.path} has no frames: its video stream holds no "
+                                 "frame that could be decoded (empty or cut off)")
         raise ValueError(
             f"frame {start} is outside {info.path.name}: decoding ended before it, "
             f"although its header says {info.frame_count} frames (the file may be truncated)"
@@ -337,9 +343,10 @@ def _frame_range(info: VideoInfo, start_time: float | None, end_time: float | No
                                       or not isinstance(value, (int, float))
                                       or not math.isfinite(value)):
                 raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-        # Frame i is shown during [i/fps, (i+1)/fps): take the frames that start in the range.
-        # The 1e-9 keeps a time computed as i / fps from rounding up past frame i.
-        start = 0 if start_time is None else max(0, math.ceil(start_time * info.fps - 1e-9))
+        # Frame i is shown during [i/fps, (i+1)/fps): start with the frame on screen at
+        # start_time, stop before the first frame shown at or after end_time. The 1e-9 keeps
+        # a time computed as i / fps from landing on the frame before i in floating point.
+        start = 0 if start_time is None else max(0, math.floor(start_time * info.fps + 1e-9))
         stop = None if end_time is None else math.ceil(end_time * info.fps - 1e-9)
         if start_time is not None and start_time < 0:
             raise ValueError(f"start_time must be >= 0 s, got {start_time}")
@@ -398,8 +405,8 @@ def read_video(
     Args:
         path: a video file (any container and codec FFmpeg reads: .mp4,
             .mkv, .avi, .webm, …).
-        start_time, end_time: a range in seconds, [start_time, end_time): the
-            frames shown from start_time until before end_time.
+        start_time, end_time: a range in seconds, [start_time, end_time): from
+            the frame on screen at start_time to the last one shown before end_time.
         start_frame, end_frame: or a range of frame indices,
             [start_frame, end_frame), counted from 0.
         step: keep every step-th frame of the range (2 halves the frame rate).
