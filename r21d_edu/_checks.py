@@ -33,6 +33,21 @@ def check_int(value: object, name: str, *, minimum: int) -> int:
     return int(value)
 
 
+def check_bool(value: object, name: str) -> bool:
+    """Return `value` if it is a bool, or raise: a string like ``"no"`` or ``"False"`` is truthy."""
+    if isinstance(value, bool):
+        return value
+    # NumPy's bool_ (e.g. from a comparison) is not a bool subclass, but means one.
+    if type(value).__name__ == "bool_":
+        return bool(value)
+    raise TypeError(
+        f"{name} must be True or False, got {value!r} ({type(value).__name__}); "
+        f"a string such as {value!r} would count as True"
+        if isinstance(value, str) else
+        f"{name} must be True or False, got {value!r} ({type(value).__name__})"
+    )
+
+
 def as_triple(value: int | Sequence[int], name: str, *, minimum: int) -> Triple:
     """Expand an int or a 3-sequence into a (time, height, width) triple.
 
@@ -77,11 +92,13 @@ def check_clip(
     kernel_size: Triple,
     padding: Triple,
     layer_name: str,
+    dtype: torch.dtype | None = None,
 ) -> None:
     """Check that `x` is a float (N, C, T, H, W) clip a layer can convolve.
 
     Raises with a hint for the common mix-ups: a 4D stack of frames, a clip in
-    (N, T, C, H, W) order, an integer tensor, or an input smaller than the
+    (N, T, C, H, W) order, an integer tensor, a clip whose dtype differs from
+    the layer's weights (`dtype`, when given), or an input smaller than the
     kernel after padding.
     """
     if not isinstance(x, torch.Tensor):
@@ -105,6 +122,18 @@ def check_clip(
             f"{layer_name} expects a floating-point clip, got dtype {x.dtype}; "
             "convert video frames with x.float() / 255"
         )
+    if dtype is not None and x.dtype != dtype and not _autocasting(x):
+        weights, clip = (str(d).removeprefix("torch.") for d in (dtype, x.dtype))
+        convert = "x.float()" if dtype == torch.float32 else f"x.to({dtype})"
+        if x.is_complex():
+            raise TypeError(
+                f"{layer_name} holds {weights} weights but got a {clip} clip; a video clip is "
+                f"real: take x.real or x.abs() (then {convert})"
+            )
+        raise TypeError(
+            f"{layer_name} holds {weights} weights but got a {clip} clip; convert the clip "
+            f"with {convert}, or the layer with layer.to({x.dtype})"
+        )
     channels = shape[1]
     if channels != in_channels:
         if shape[2] == in_channels:
@@ -124,3 +153,11 @@ def check_clip(
                 f"{size} + 2*{p} padding = {size + 2 * p} < kernel {k} "
                 f"(clip shape {shape}); use a larger input or more padding"
             )
+
+
+def _autocasting(x: torch.Tensor) -> bool:
+    """Whether torch.autocast is on for `x`'s device: it casts clip and weights itself."""
+    try:
+        return torch.is_autocast_enabled(x.device.type)
+    except TypeError:  # torch < 2.4 takes no device type
+        return torch.is_autocast_enabled()

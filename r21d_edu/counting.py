@@ -79,7 +79,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from ._checks import Triple, as_triple, check_clip, check_int
+from ._checks import Triple, _is_int, as_triple, check_clip, check_int
 from .layers import NaiveConv2Plus1d, SpatioTemporalConv, intermediate_channels
 from .viz.style import METHOD_COLORS, METHOD_LABELS
 
@@ -270,11 +270,20 @@ def _checked_input(spec: ConvSpec, input_shape: Sequence[int]) -> Shape:
     if isinstance(input_shape, torch.Tensor):
         input_shape = tuple(input_shape.shape)
     try:
-        shape = tuple(int(s) for s in input_shape)
+        entries = tuple(input_shape)
     except TypeError:
         raise TypeError(
             f"input_shape must be a sequence of ints (N, C, T, H, W), got {input_shape!r}"
         ) from None
+    # int() would silently count T = 8.7 as 8 frames and True as 1: sizes must be integers.
+    wrong = [s for s in entries if not _is_int(s)]
+    if wrong:
+        raise TypeError(
+            f"input_shape must hold integer sizes (N, C, T, H, W), got {wrong[0]!r} "
+            f"({type(wrong[0]).__name__}) in {entries!r}; round a computed size first, "
+            "e.g. int(round(t))"
+        )
+    shape = tuple(int(s) for s in entries)
     if any(s < 1 for s in shape):
         raise ValueError(f"input_shape must hold sizes >= 1, got {shape}")
     # A meta tensor costs nothing and lets the layers' own checks speak, so a

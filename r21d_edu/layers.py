@@ -27,7 +27,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ._checks import Triple, as_triple, check_clip, check_int
+from ._checks import Triple, as_triple, check_bool, check_clip, check_int
 
 Size3 = int | Sequence[int]
 Convention = Literal["paper", "torchvision"]
@@ -198,11 +198,12 @@ class FullConv3d(nn.Conv3d):
             as_triple(kernel_size, "kernel_size", minimum=1),
             as_triple(stride, "stride", minimum=1),
             as_triple(padding, "padding", minimum=0),
-            bias=bias,
+            bias=check_bool(bias, "bias"),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_clip(x, self.in_channels, self.kernel_size, self.padding, type(self).__name__)
+        check_clip(x, self.in_channels, self.kernel_size, self.padding, type(self).__name__,
+                   dtype=self.weight.dtype)
         return super().forward(x)
 
 
@@ -241,7 +242,7 @@ class _TwoPlusOneConfig:
         self.intermediate_channels = _resolve_intermediate(
             self.in_channels, self.out_channels, self.kernel_size, intermediate_channels, name
         )
-        self.middle_bn_relu = bool(middle_bn_relu)
+        self.middle_bn_relu = check_bool(middle_bn_relu, "middle_bn_relu")
 
     @property
     def config(self) -> dict:
@@ -329,11 +330,13 @@ class NaiveConv2Plus1d(_TwoPlusOneConfig, nn.Module):
         self.bn = nn.BatchNorm2d(m) if self.middle_bn_relu else nn.Identity()
         self.relu = nn.ReLU(inplace=True) if self.middle_bn_relu else nn.Identity()
         self.temporal = nn.Conv1d(
-            m, self.out_channels, t, stride=self.stride[0], padding=self.padding[0], bias=bias
+            m, self.out_channels, t, stride=self.stride[0], padding=self.padding[0],
+            bias=check_bool(bias, "bias"),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_clip(x, self.in_channels, self.kernel_size, self.padding, type(self).__name__)
+        check_clip(x, self.in_channels, self.kernel_size, self.padding, type(self).__name__,
+                   dtype=self.spatial.weight.dtype)
         n, c, t, h, w = x.shape
         # Frames as a batch: every frame goes through the same 2D conv.
         frames = x.transpose(1, 2).reshape(n * t, c, h, w)
@@ -427,7 +430,7 @@ class SpatioTemporalConv(_TwoPlusOneConfig, nn.Sequential):
         self.append(nn.BatchNorm3d(m) if self.middle_bn_relu else nn.Identity())
         self.append(nn.ReLU(inplace=True) if self.middle_bn_relu else nn.Identity())
         self.append(nn.Conv3d(m, self.out_channels, (t, 1, 1), (s_t, 1, 1), (p_t, 0, 0),
-                              bias=bias))
+                              bias=check_bool(bias, "bias")))
 
     @property
     def spatial(self) -> nn.Conv3d:
@@ -450,7 +453,8 @@ class SpatioTemporalConv(_TwoPlusOneConfig, nn.Sequential):
         return self[3]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_clip(x, self.in_channels, self.kernel_size, self.padding, type(self).__name__)
+        check_clip(x, self.in_channels, self.kernel_size, self.padding, type(self).__name__,
+                   dtype=self.spatial.weight.dtype)
         middle = self.spatial(x)
         _check_batch_statistics(self, middle)
         return self.temporal(self.relu(self.bn(middle)))
