@@ -69,6 +69,7 @@ _LAZY = {
     "middle_output": "features",
     "tuning_curves": "motion",
     "tuning_polar": "motion",
+    "training_curves": "training",
 }
 
 
