@@ -138,6 +138,17 @@ def _check_conv3d(conv: object, what: str) -> nn.Conv3d:
             f"{what} needs numeric zero padding, got padding={conv.padding!r}, padding_mode="
             f"{conv.padding_mode!r}; build the Conv3d with padding=(p_t, p_h, p_w)"
         )
+    weight = conv.weight.detach()
+    # The SVD turns one inf into NaN weights everywhere (and NaN into a bare LinAlgError).
+    if weight.device.type != "meta" and not torch.isfinite(weight).all():
+        bad = int((~torch.isfinite(weight)).sum())
+        kinds = ", ".join(k for k, m in (("NaN", weight.isnan()), ("inf", weight.isinf()))
+                          if m.any())
+        raise ValueError(
+            f"{what} needs a finite kernel, got {bad} of {weight.numel()} weights that are "
+            f"{kinds}; a diverged training run leaves such weights: reload a checkpoint or "
+            "replace them, e.g. torch.nan_to_num_(conv.weight.data)"
+        )
     return conv
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,14 +94,26 @@ def read_state_dict(path: PathLike, key: str | None = None) -> dict[str, torch.T
     Returns:
         An ordered dict of tensors on the CPU.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"expected the path of a weights file (str or pathlib.Path), got "
+                        f"{path!r} ({type(path).__name__})")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"no weights file at {path}; this package never downloads, so fetch the file "
             "first (see r21d_edu.weights.TORCHVISION_WEIGHTS for torchvision's addresses)"
         )
+    _check_weights_format(path)
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except (EOFError, OSError, RuntimeError, KeyError, ValueError) as error:
+        # torch.load's reader fails deep inside on a damaged file, often with no message.
+        raise ValueError(
+            f"{path} is corrupt: it starts like a PyTorch weights file but cannot be read "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no details'}"
+            "); a download that stopped early looks like this: fetch it again and check it "
+            "with sha256_matches_name(path)"
+        ) from error
     except pickle.UnpicklingError as error:
         raise pickle.UnpicklingError(
             f"refused to load {path}: it holds Python objects other than tensors and plain "
@@ -126,6 +139,35 @@ def read_state_dict(path: PathLike, key: str | None = None) -> dict[str, torch.T
             f"the weights (one of {list(loaded)[:8]})"
         )
     return dict(loaded)
+
+
+def _check_weights_format(path: Path) -> None:
+    """Refuse a file that is not in torch.save's format before torch.load trips over it.
+
+    torch.save writes a zip archive (or, before PyTorch 1.6, a pickle starting with
+    byte 0x80); anything else (an empty file, an HTML error page saved by a failed
+    download, random bytes) would otherwise be reported as an unsafe pickle.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"{path} is empty (0 bytes): the download or save did not finish; "
+                         "fetch or save the file again")
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head == b"PK\x03\x04":
+        if not zipfile.is_zipfile(path):
+            raise ValueError(
+                f"{path} is truncated: it starts as the zip archive torch.save writes, but its "
+                f"end is missing ({size:,} bytes on disk); fetch it again and check it with "
+                "sha256_matches_name(path)"
+            )
+        return
+    if head[:1] != b"\x80":
+        raise ValueError(
+            f"{path} is not a PyTorch weights file: torch.save writes a zip archive (or a "
+            f"pickle, before PyTorch 1.6), but this file starts with {head!r}; if it came "
+            "from a download, it may be an error page: fetch it again"
+        )
 
 
 def sha256_matches_name(path: PathLike) -> bool:
@@ -237,6 +279,22 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -
         A `StateDictReport`; ``report.ok`` is True when loading would succeed
         strictly, and ``str(report)`` lists every problem.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected a torch.nn.Module to load into, got {type(model).__name__}; "
+                        "the arguments are (model, state_dict)")
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"expected a state_dict (a mapping from parameter names to tensors), "
+                        f"got {type(state_dict).__name__}")
+    not_tensors = {k: type(v).__name__ for k, v in state_dict.items()
+                   if not isinstance(v, torch.Tensor)}
+    if not_tensors:
+        kinds = sorted(set(not_tensors.values()))
+        hint = (": convert with {k: torch.from_numpy(v) for k, v in sd.items()}"
+                if kinds == ["ndarray"] else "")
+        raise TypeError(
+            f"a state_dict holds tensors, but {len(not_tensors)} of its {len(state_dict)} "
+            f"entries are {', '.join(kinds)} (e.g. {next(iter(not_tensors))!r}){hint}"
+        )
     expected = model.state_dict()
     missing = tuple(k for k in expected if k not in state_dict)
     unexpected = tuple(k for k in state_dict if k not in expected)
@@ -286,10 +344,16 @@ def load_weights(
     Raises:
         StateDictMismatchError: with ``strict=True``, when anything does not fit.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"load_weights expects a torch.nn.Module first, got "
+                        f"{type(model).__name__}; call it as load_weights(model, path)")
     if isinstance(source, Mapping):
         state_dict = dict(source)
-    else:
+    elif isinstance(source, (str, os.PathLike)):
         state_dict = read_state_dict(source, key=key)
+    else:
+        raise TypeError(f"load_weights expects the path of a weights file or a state_dict, "
+                        f"got {source!r} ({type(source).__name__})")
     report = check_state_dict(model, state_dict)
     if not report.ok and strict:
         raise StateDictMismatchError(report, type(model).__name__)
