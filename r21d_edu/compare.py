@@ -122,8 +122,11 @@ def compare_layers(
     args = (in_channels, out_channels, kernel_size, stride, padding)
     with torch.device("meta"):
         full = FullConv3d(*args)
-        naive = NaiveConv2Plus1d(*args, intermediate_channels=intermediate_channels)
-        factorized = SpatioTemporalConv(*args, intermediate_channels=intermediate_channels)
+        # Shapes only, so eval mode: in training mode BatchNorm refuses a middle tensor with
+        # one value per channel (N·T·H'·W' = 1), a clip nn.Conv3d itself accepts.
+        naive = NaiveConv2Plus1d(*args, intermediate_channels=intermediate_channels).eval()
+        factorized = SpatioTemporalConv(*args,
+                                        intermediate_channels=intermediate_channels).eval()
         clip = torch.empty(n, full.in_channels, *size)
         output = full(clip)
         middle = factorized.relu(factorized.bn(factorized.spatial(clip)))

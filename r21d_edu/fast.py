@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from typing import Any
 
 import torch
@@ -223,7 +224,18 @@ class FastSpatioTemporalConv(nn.Module):
         return self.temporal(self._spatial_relu(x, allow_cudnn))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_clip(x, self.in_channels, self.kernel_size, self.padding, type(self).__name__)
+        check_clip(x, self.in_channels, self.kernel_size, self.padding, type(self).__name__,
+                   dtype=self.spatial.weight.dtype)
+        if self.training and self.relu and not x.is_meta:
+            # The folded BN holds running statistics; a training-mode SpatioTemporalConv
+            # normalises with the batch's, so the two differ here and nowhere else.
+            warnings.warn(
+                "FastSpatioTemporalConv is for inference: its BatchNorm is folded with the "
+                "running statistics, so in training mode its outputs differ from the "
+                "original layer's (which uses batch statistics); call .eval() on it, or "
+                "train the original layer and make_fast it afterwards",
+                UserWarning, stacklevel=4,  # the caller of module(x), past torch's __call__
+            )
         if self.compile and not x.is_meta:  # shape-only traces (count_work) need no compiling
             if self._compiled is None:
                 # Inductor fuses bias + ReLU itself; the opaque cuDNN op would stop it.
@@ -274,6 +286,15 @@ def make_fast(
     options = {"pad_to": pad_to, "channels_last": channels_last, "compile": compile}
     if isinstance(module, (SpatioTemporalConv, NaiveConv2Plus1d)):
         return FastSpatioTemporalConv.from_layer(module, **options)
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"make_fast expects a (2+1)D layer or a network holding them, got "
+                        f"{type(module).__name__}")
+    if not any(isinstance(m, (SpatioTemporalConv, NaiveConv2Plus1d)) for m in module.modules()):
+        raise ValueError(
+            f"make_fast found no (2+1)D layer (SpatioTemporalConv or NaiveConv2Plus1d) in "
+            f"{type(module).__name__}, so there is nothing to make fast: it rewrites (2+1)D "
+            "layers only (a 3D conv is already a single kernel)"
+        )
     network = copy.deepcopy(module)
     _replace_in_place(network, options)
     return network

@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from .._checks import check_int
+from ..video import VideoClip
 from ._common import as_clip, check_index, hide_ticks, new_figure
 
 __all__ = ["ClipAnimation", "clip_animation", "clip_strip"]
@@ -36,6 +37,12 @@ def _frames_of(
     clip: Any, sample: int, channel: int | None, what: str
 ) -> tuple[torch.Tensor, str]:
     """The frames to draw, (T, H, W, 3) for colour or (T, H, W) for grey, and a caption."""
+    if isinstance(clip, VideoClip):
+        # Decoded frames, uint8 (T, H, W, 3): one RGB clip in [0, 1].
+        clip = clip.frames.permute(3, 0, 1, 2).unsqueeze(0).float() / 255
+    elif isinstance(clip, np.ndarray):
+        # Before as_clip: an ndarray's .clip is a method, not a clip to unwrap.
+        clip = torch.from_numpy(np.array(clip))
     x = as_clip(clip, what)
     n, c = x.shape[:2]
     sample = check_index(sample, n, "sample", f"dim 0 (N) of the clip of shape {tuple(x.shape)}")
@@ -78,8 +85,9 @@ def clip_strip(
     """One sample of a clip as a row of frames, left to right in time.
 
     Args:
-        clip: an (N, C, T, H, W) float tensor, or an object with such a tensor
-            in ``.clip`` (e.g. a synthetic clip of `r21d_edu.data`).
+        clip: an (N, C, T, H, W) float tensor or NumPy array, an object with
+            such a tensor in ``.clip`` (e.g. a synthetic clip of
+            `r21d_edu.data`), or a `VideoClip` from `r21d_edu.read_video`.
         sample: which clip of the batch to show. Default: 0.
         channel: None shows 3-channel clips in colour and others in grey (the
             first channel when there are several); an index shows that channel
