@@ -37,8 +37,8 @@ def check_bool(value: object, name: str) -> bool:
     """Return `value` if it is a bool, or raise: a string like ``"no"`` or ``"False"`` is truthy."""
     if isinstance(value, bool):
         return value
-    # NumPy's bool_ (e.g. from a comparison) is not a bool subclass, but means one.
-    if type(value).__name__ == "bool_":
+    # NumPy's bool (e.g. from a comparison) is not a bool subclass, but means one.
+    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
         return bool(value)
     raise TypeError(
         f"{name} must be True or False, got {value!r} ({type(value).__name__}); "
