@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from .fast import make_fast
 from .layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
@@ -252,6 +253,14 @@ def run(options: argparse.Namespace, log: Any = print) -> dict[str, Any]:
     configs = layer_configs(options.frames, options.layers)
     dtypes = [_DTYPES[d] for d in options.dtype]
     started = time.perf_counter()
+    # One step per agreement check and per timed (layer, dtype, batch, mode) row: a CPU sweep
+    # runs for minutes, so show how far it is and how long is left.
+    steps = len(configs) * len(dtypes) * (1 + len(options.batch) * len(options.mode))
+    bar = tqdm(total=steps, desc="bench", unit="step", mininterval=1.0, dynamic_ncols=True)
+
+    def say(message: str) -> None:
+        # Printed above the bar, so the bar stays on the last line.
+        bar.write(message) if log is print else log(message)
 
     checks, built = [], {}
     for config in configs:
@@ -259,10 +268,12 @@ def run(options: argparse.Namespace, log: Any = print) -> dict[str, Any]:
             variants = build_variants(config, device, dtype, options.seed, options.compile)
             check = check_agreement(variants, config, device, dtype)
             checks.append(check)
-            log(f"check {config.name} f{config.frames} {check['dtype']}: "
+            say(f"check {config.name} f{config.frames} {check['dtype']}: "
                 f"{'ok' if check['ok'] else 'FAILED'} {check['relative_error']}")
+            bar.update()
             built[(config, dtype)] = {m: variants[m] for m in options.methods}
     if not all(c["ok"] for c in checks):
+        bar.close()
         raise SystemExit("variants disagree (see the checks above); nothing was timed")
 
     rows, skipped = [], []
@@ -276,6 +287,7 @@ def run(options: argparse.Namespace, log: Any = print) -> dict[str, Any]:
                           for m, module in variants.items()
                           if not (mode == "training" and getattr(module, "inference_only", False))]
                 what = f"{config.name} f{config.frames} b{batch} {name} {mode}"
+                bar.set_postfix_str(what)
                 try:
                     results = time_side_by_side(
                         chosen, config.input_shape(batch), mode=mode, device=device, dtype=dtype,
@@ -284,13 +296,16 @@ def run(options: argparse.Namespace, log: Any = print) -> dict[str, Any]:
                         seed=options.seed)
                 except MemoryError as error:
                     skipped.append(f"{what}: {error}")
-                    log(f"skip  {what}: does not fit in memory")
+                    say(f"skip  {what}: does not fit in memory")
+                    bar.update()
                     continue
                 for result in results:
                     rows.append({"layer": config.name, "frames": config.frames,
                                  "channels": config.channels, "batch": batch, **result.as_row()})
-                log(f"time  {what}: " + ", ".join(
+                say(f"time  {what}: " + ", ".join(
                     f"{r.method} {r.median_ms:.3g} ms" for r in results))
+                bar.update()
+    bar.close()
     _add_speedups(rows)
     return {
         "command": "python -m r21d_edu.bench " + " ".join(
