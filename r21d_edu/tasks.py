@@ -79,7 +79,7 @@ class DirectionTask:
 
     frames: int = 8
     size: int = 32
-    train: int = 4000
+    train: int = 2400
     val: int = 1000
     test: int = 1000
     speed: tuple[float, float] = (1.0, 2.5)
@@ -303,7 +303,7 @@ def make_splits(task: DirectionTask | None = None) -> dict[str, MotionDirections
 
     Each split is drawn from its own random stream of ``task.seed``, so the
     splits are disjoint and the same seed always gives the same clips
-    (about 1 s for the default 6,000 clips on 2 cores).
+    (about 2 s for the default 4,400 clips on 2 cores).
 
     Returns:
         ``{"train": ..., "val": ..., "test": ...}`` of `MotionDirections`.

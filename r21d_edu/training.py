@@ -77,7 +77,7 @@ class TrainConfig:
             then bitwise repeatable for a fixed number of threads).
     """
 
-    epochs: int = 10
+    epochs: int = 8
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 0.01
