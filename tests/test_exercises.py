@@ -1,0 +1,105 @@
+"""Every exercise has a check, a hint and a solution, and every solution passes its check.
+
+The solutions are the code `Exercise.solution()` shows, run in a fresh namespace
+exactly as a learner would paste them. Wrong answers get a message, never an
+exception, so a check never stops a notebook.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from r21d_edu import exercises
+from r21d_edu.exercises import Exercise, Incorrect, all_exercises, exercise, register
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ALL = all_exercises()
+
+
+def exercises_in_notebook(path: Path) -> int:
+    """How many numbered exercises the notebook's Exercises section lists."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and "## Exercises" in cell.source:
+            section = cell.source.split("## Exercises", 1)[1].split("\n## ", 1)[0]
+            return len(re.findall(r"^\d+\. ", section, flags=re.M))
+    return 0
+
+
+@pytest.mark.parametrize("tutorial", ["01", "02", "03", "04", "05", "06"])
+def test_every_exercise_of_a_tutorial_is_registered(tutorial: str) -> None:
+    path = next(NOTEBOOKS.glob(f"{tutorial}_*.ipynb"))
+    count = exercises_in_notebook(path)
+    assert count >= 4
+    assert [e.number for e in all_exercises(tutorial)] == list(range(1, count + 1))
+
+
+@pytest.mark.parametrize("item", ALL, ids=[e.key for e in ALL])
+def test_the_solution_passes_its_check(item: Exercise) -> None:
+    feedback = item.check(item.solve())
+    assert feedback.correct, str(feedback)
+    assert str(feedback).startswith("✓ Correct.")
+    assert item.hint().text and "answer" in item.solution().text
+
+
+WRONG = {
+    "01.1": (1, 8, 8, 32, 32), "01.2": True, "01.3": (64, 64), "01.4": {"Conv3d net": 1.0},
+    "02.1": lambda a, b: True, "02.2": {"bytes": 70_647_808, "ratio": 5.5}, "02.3": (144, 110_592),
+    "02.4": {"r3d_18": 2 * 40_696_553_472, "r2plus1d_18": 40_519_080_960},
+    "03.1": -1.0, "03.2": 1, "03.3": {"3d": "memory", "2plus1d": "compute"}, "03.4": 1e-7,
+    "04.1": (460, 460), "04.2": "layer1", "04.3": (8, 1), "04.4": {"fc.weight"},
+    "05.1": 8, "05.2": None, "05.3": [], "05.4": 1,
+    "06.1": (192, 144), "06.2": {0: 0.0, 0.5: 0.0, 1: 0.0, 2: 0.0}, "06.3": "spatial first",
+    "06.4": [],
+}
+
+
+@pytest.mark.parametrize("key", sorted(WRONG))
+def test_a_wrong_answer_gets_a_message_not_an_exception(key: str) -> None:
+    feedback = exercise(key).check(WRONG[key])
+    assert feedback.correct is False
+    assert str(feedback).startswith("✗ Not yet.") and len(feedback.text) > 20
+
+
+def test_a_good_message_names_what_was_expected() -> None:
+    assert "convention='paper'" in exercise("04.1").check((460, 460)).text
+    assert "FLOPs (2 per MAC)" in exercise("02.4").check(WRONG["02.4"]).text
+
+
+def test_the_display_is_markdown_with_a_mark() -> None:
+    item = exercise("01", 1)
+    assert item._repr_markdown_().startswith("**Exercise 01.1.**")
+    assert exercise("01.1").check((1, 8, 6, 30, 30))._repr_markdown_().count("✓") == 1
+    assert item.solution()._repr_markdown_().startswith("**Solution:**\n\n```python")
+
+
+def test_later_tutorials_register_the_same_way() -> None:
+    def check(answer):
+        if answer != 10:
+            raise Incorrect(f"expected 10, got {answer!r}")
+        return "ten"
+
+    item = register("98", 1, prompt="How many?", hand_in="an int", hint="Count.",
+                    solution="answer = 10", check=check)
+    try:
+        assert exercise("98.1") is item and item.check(item.solve()).correct
+        assert "expected 10, got 9" in item.check(9).text
+        with pytest.raises(ValueError, match="already registered; pass replace=True"):
+            register("98", 1, prompt="?", hand_in="?", hint="?", solution="answer = 1",
+                     check=check)
+        register("98", 1, prompt="?", hand_in="?", hint="?", solution="answer = 10",
+                 check=check, replace=True)
+    finally:
+        exercises._REGISTRY.pop("98.1", None)
+
+
+def test_unknown_keys_say_what_exists() -> None:
+    with pytest.raises(KeyError, match="no exercise 01.9; registered: 01.1"):
+        exercise("01.9")
+    with pytest.raises(ValueError, match="'NN.k'"):
+        exercise("01")
