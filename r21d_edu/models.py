@@ -831,7 +831,7 @@ def r3d_18(num_classes: int = 400) -> VideoResNet:
         num_classes: outputs of the classifier. Default: 400 (Kinetics-400).
 
     Shape:
-        - Input: (N, 3, T, H, W) with T >= 8, H, W >= 16; e.g. (N, 3, 16, 112, 112)
+        - Input: (N, 3, T, H, W), any T, H, W >= 1; e.g. (N, 3, 16, 112, 112)
         - Output: (N, num_classes)
     """
     return video_resnet("r3d", 18, num_classes)
@@ -846,7 +846,7 @@ def mc3_18(num_classes: int = 400) -> VideoResNet:
         num_classes: outputs of the classifier. Default: 400 (Kinetics-400).
 
     Shape:
-        - Input: (N, 3, T, H, W) with H, W >= 16; e.g. (N, 3, 16, 112, 112)
+        - Input: (N, 3, T, H, W), any T, H, W >= 1; e.g. (N, 3, 16, 112, 112)
         - Output: (N, num_classes)
     """
     return video_resnet("mc3", 18, num_classes)
@@ -862,7 +862,7 @@ def r2plus1d_18(num_classes: int = 400, convention: Convention = "torchvision") 
             M = 83: 33,383,797 parameters, 42.143 GMACs at 16x112x112.
 
     Shape:
-        - Input: (N, 3, T, H, W) with T >= 8, H, W >= 16; e.g. (N, 3, 16, 112, 112)
+        - Input: (N, 3, T, H, W), any T, H, W >= 1; e.g. (N, 3, 16, 112, 112)
         - Output: (N, num_classes)
     """
     return video_resnet("r2plus1d", 18, num_classes, convention)
@@ -875,7 +875,7 @@ def r3d_34(num_classes: int = 400) -> VideoResNet:
         num_classes: outputs of the classifier. Default: 400 (Kinetics-400).
 
     Shape:
-        - Input: (N, 3, T, H, W) with T >= 8, H, W >= 16
+        - Input: (N, 3, T, H, W), any T, H, W >= 1
         - Output: (N, num_classes)
     """
     return video_resnet("r3d", 34, num_classes)
@@ -889,7 +889,7 @@ def r2plus1d_34(num_classes: int = 400, convention: Convention = "torchvision") 
         convention: ``"torchvision"`` (default) or ``"paper"``, as for `r2plus1d_18`.
 
     Shape:
-        - Input: (N, 3, T, H, W) with T >= 8, H, W >= 16
+        - Input: (N, 3, T, H, W), any T, H, W >= 1
         - Output: (N, num_classes)
     """
     return video_resnet("r2plus1d", 34, num_classes, convention)
