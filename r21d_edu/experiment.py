@@ -213,10 +213,15 @@ def _environment(config: TrainConfig, world: Distributed) -> dict:
 
 
 def _protocol(args: argparse.Namespace, task: DirectionTask, config: TrainConfig) -> dict:
-    # What must match for --resume to add runs to the same comparison.
-    return {"task": task.to_dict(), "train": {k: v for k, v in config.to_dict().items()
-                                              if k != "device"},
-            "view": args.view, "family": "r21d_edu.family defaults (widths 16-128, 1 block)"}
+    # What must match for --resume to add runs to the same comparison (as JSON
+    # stores it: tuples come back as lists).
+    protocol = {
+        "task": task.to_dict(),
+        "train": {k: v for k, v in config.to_dict().items() if k != "device"},
+        "view": args.view,
+        "family": "r21d_edu.family defaults (widths 16-128, 1 block)",
+    }
+    return json.loads(json.dumps(protocol))
 
 
 # --------------------------------------------------------------------------
