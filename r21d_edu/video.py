@@ -231,7 +231,8 @@ def video_info(path: PathLike) -> VideoInfo:
 # --------------------------------------------------------------------------
 
 
-def _frames_from(container, stream, start: int, fps: float, path: Path) -> Iterator[tuple[int, object]]:
+def _frames_from(container, stream, start: int, fps: float,
+                 path: Path) -> Iterator[tuple[int, object]]:
     """Yield (index, av.VideoFrame) from frame `start` on, seeking to the keyframe before it.
 
     Frame indices come from timestamps, so they stay right after a seek, which
@@ -277,8 +278,11 @@ def _decode_range(container, stream, info: VideoInfo, start: int, stop: int | No
     """Decode frames start, start+step, … below `stop` (None: to the end of the file)."""
     height, width = size if size is not None else (info.height, info.width)
     wanted = None if stop is None else len(range(start, stop, step))
-    # Known length: fill one preallocated array, so the peak is one clip, not two.
-    buffer = np.empty((wanted, height, width, 3), np.uint8) if wanted else None
+    # Fill one preallocated array, so the peak is one clip, not a list of frames plus their
+    # stack; to the end of the file its size comes from the header's count, and frames past
+    # that count (a header that underestimates) are collected in a list and appended.
+    capacity = wanted if wanted is not None else len(range(start, info.frame_count, step))
+    buffer = np.empty((capacity, height, width, 3), np.uint8) if capacity else None
     frames: list[np.ndarray] = []
     indices: list[int] = []
     decoded = 0
@@ -292,7 +296,7 @@ def _decode_range(container, stream, info: VideoInfo, start: int, stop: int | No
             array = frame.to_ndarray(format="rgb24", width=width, height=height)
         else:
             array = frame.to_ndarray(format="rgb24")
-        if buffer is not None:
+        if buffer is not None and len(indices) < capacity:
             buffer[len(indices)] = array
         else:
             frames.append(array)
@@ -323,7 +327,11 @@ def _decode_range(container, stream, info: VideoInfo, start: int, stop: int | No
             f"{indices[-1]}, but its header says {info.frame_count} frames; read a range "
             f"that ends by then (end_frame={indices[-1] + 1}) or re-encode the file"
         )
-    array = buffer if buffer is not None else np.stack(frames)
+    filled = min(len(indices), capacity)
+    parts = [buffer[:filled]] if buffer is not None else []
+    if frames:
+        parts.append(np.stack(frames))
+    array = parts[0] if len(parts) == 1 else np.concatenate(parts)
     return VideoClip(torch.from_numpy(array), info.fps, info.duration, tuple(indices),
                      info.path, decoded)
 
@@ -454,7 +462,7 @@ def sample_clips(
     step: int = 1,
     size: tuple[int, int] | None = None,
 ) -> list[VideoClip]:
-    """Cut a video into clips of `clip_len` frames: k spread uniformly, or one every `stride` frames.
+    """Cut a video into clips of `clip_len` frames: k spread evenly, or one every `stride` frames.
 
     Each clip is decoded on its own after a seek, so memory holds one clip
     at a time while decoding (plus the clips returned).
