@@ -59,6 +59,7 @@ from .models import (
     video_resnet,
 )
 from .motion import MotionTuning, motion_kernels, motion_tuning, temporal_response
+from .port import PortConversion, convert_port_state_dict
 from .summary import LayerTable, NetworkComparison, compare_networks, layer_table
 from .timing import Variant, count_work, time_module, time_side_by_side
 from .video import VideoClip, VideoInfo, VideoReadError, read_video, sample_clips, video_info
@@ -116,6 +117,8 @@ __all__ = [
     "SpatioTemporalResBlock",
     "SpatioTemporalResLayer",
     "VideoResNet",
+    "PortConversion",
+    "convert_port_state_dict",
     "mc3_18",
     "r2plus1d_18",
     "r2plus1d_34",
