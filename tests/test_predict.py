@@ -77,6 +77,18 @@ def test_the_400_names_in_torchvisions_order() -> None:
     assert all(name == name.strip() and name for name in KINETICS400_CLASSES)
 
 
+def test_the_names_ship_as_package_data() -> None:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    # Without this entry a wheel (pip install without -e) would lack the file.
+    assert "kinetics400_classes.txt" in config["tool"]["setuptools"]["package-data"]["r21d_edu"]
+    assert (root / "r21d_edu" / "kinetics400_classes.txt").is_file()
+
+
 # --------------------------------------------------------------------------
 # The whole path: video file + weights file -> labelled prediction
 # --------------------------------------------------------------------------
