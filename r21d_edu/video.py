@@ -51,6 +51,11 @@ __all__ = [
 
 PathLike = str | os.PathLike
 
+#: The most bytes of frames one read may hold (4 GiB): a whole phone video at full size
+#: would need far more (10 min of 1080p at 30 fps is 112 GB), so such a read is refused up
+#: front with what to do instead, rather than ending in the machine running out of memory.
+MAX_CLIP_BYTES = 4 * 2**30
+
 
 class VideoReadError(ValueError):
     """A file could not be read as a video: not a video, no frames, or a corrupt stream."""
@@ -282,6 +287,14 @@ def _decode_range(container, stream, info: VideoInfo, start: int, stop: int | No
     # stack; to the end of the file its size comes from the header's count, and frames past
     # that count (a header that underestimates) are collected in a list and appended.
     capacity = wanted if wanted is not None else len(range(start, info.frame_count, step))
+    needed = capacity * height * width * 3
+    if needed > MAX_CLIP_BYTES:
+        raise ValueError(
+            f"reading {capacity} frames of {height}×{width} from {info.path.name} would hold "
+            f"{needed / 2**30:.1f} GiB of frames (limit {MAX_CLIP_BYTES / 2**30:g} GiB); read "
+            "a range (start_time=, end_time=), every step-th frame (step=), smaller frames "
+            "(size=(h, w)), or clips with sample_clips"
+        )
     buffer = np.empty((capacity, height, width, 3), np.uint8) if capacity else None
     frames: list[np.ndarray] = []
     indices: list[int] = []
@@ -429,7 +442,8 @@ def read_video(
         FileNotFoundError: no file at `path`.
         VideoReadError: the file is not a video, has no frames, or its stream
             is corrupt (a `ValueError`).
-        ValueError: the range lies (partly) outside the video.
+        ValueError: the range lies (partly) outside the video, or its frames
+            would take more than `MAX_CLIP_BYTES` (4 GiB) of memory.
 
     Shape:
         - Output ``frames``: (T, H, W, 3), uint8, RGB.

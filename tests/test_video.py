@@ -243,6 +243,18 @@ def test_a_range_outside_the_video(lossless, kwargs, message) -> None:
         read_video(lossless[0], **kwargs)
 
 
+def test_a_read_too_large_for_memory_is_refused_up_front(lossless, monkeypatch) -> None:
+    import r21d_edu.video
+
+    # 30 frames of 24×32×3 bytes = 69,120 bytes; pretend the limit is below that.
+    monkeypatch.setattr(r21d_edu.video, "MAX_CLIP_BYTES", 50_000)
+    with pytest.raises(ValueError, match=r"reading 30 frames of 24×32 from pattern.mkv would hold "
+                                         r"0.0 GiB of frames .*; read a range \(start_time=, "
+                                         r"end_time=\), every step-th frame \(step=\)"):
+        read_video(lossless[0])
+    assert len(read_video(lossless[0], step=2)) == 15  # what the message suggests fits
+
+
 def test_clip_sampling_arguments(lossless) -> None:
     path = lossless[0]
     with pytest.raises(ValueError, match="give either num_clips .* or stride"):
