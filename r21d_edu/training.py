@@ -48,6 +48,7 @@ __all__ = [
     "TrainResult",
     "evaluate",
     "load_checkpoint",
+    "epoch_batches",
     "save_checkpoint",
     "train",
 ]
@@ -303,6 +304,22 @@ def _schedule(optimizer: torch.optim.Optimizer, config: TrainConfig,
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def epoch_batches(size: int, batch_size: int, seed: int, epoch: int,
+                  world: Distributed | None = None) -> list[list[int]]:
+    """This process's batches of one epoch: indices into a split of `size` clips.
+
+    The order is one seeded shuffle per epoch, the same on every process;
+    process r of W takes every W-th index from position r, so step i's W local
+    batches of ``batch_size / W`` together hold exactly the indices that one
+    process's step i holds with ``batch_size``.
+    """
+    world = world or Distributed()
+    sampler = DistributedSampler(range(size), num_replicas=world.world_size, rank=world.rank,
+                                 shuffle=True, seed=seed)
+    sampler.set_epoch(epoch)
+    return list(BatchSampler(sampler, batch_size // world.world_size, drop_last=False))
+
+
 def _freeze_batch_norm(model: nn.Module) -> None:
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
@@ -359,7 +376,6 @@ def train(
     if config.batch_size % world.world_size:
         raise ValueError(f"batch_size {config.batch_size} must divide evenly over "
                          f"{world.world_size} processes (the global batch is split)")
-    local_batch = config.batch_size // world.world_size
     if len(train_split) < config.batch_size:
         raise ValueError(f"the training split has {len(train_split)} clips, fewer than one "
                          f"batch of {config.batch_size}; use more clips or a smaller batch")
@@ -371,9 +387,7 @@ def train(
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     network = DistributedDataParallel(model) if world.active else model
 
-    sampler = DistributedSampler(range(len(train_split)), num_replicas=world.world_size,
-                                 rank=world.rank, shuffle=True, seed=seed)
-    steps_per_epoch = len(BatchSampler(sampler, local_batch, drop_last=False))
+    steps_per_epoch = len(epoch_batches(len(train_split), config.batch_size, seed, 0, world))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     scheduler = _schedule(optimizer, config, steps_per_epoch)
@@ -396,7 +410,6 @@ def train(
             train_split._shuffler.set_state(state["shuffler"])
 
     for epoch in range(first_epoch, config.epochs):
-        sampler.set_epoch(epoch)
         network.train()
         if config.bn == "frozen":
             _freeze_batch_norm(model)
@@ -404,7 +417,7 @@ def train(
         loss_sum = wrong = seen = 0.0
         bar = _progress(len(train_split), f"{description} · epoch {epoch + 1}/{config.epochs}",
                         progress and world.is_main)
-        for indices in BatchSampler(sampler, local_batch, drop_last=False):
+        for indices in epoch_batches(len(train_split), config.batch_size, seed, epoch, world):
             clips, labels = train_split.batch(indices)
             clips, labels = clips.to(device), labels.to(device)
             with _autocast(device.type):
