@@ -103,3 +103,15 @@ def test_unknown_keys_say_what_exists() -> None:
         exercise("01.9")
     with pytest.raises(ValueError, match="'NN.k'"):
         exercise("01")
+
+
+def test_the_solutions_notebook_shows_every_registered_solution() -> None:
+    import nbformat
+
+    notebook = nbformat.read(NOTEBOOKS / "solutions.ipynb", as_version=4)
+    sources = [c.source.removeprefix("# NBVAL_IGNORE_OUTPUT\n") for c in notebook.cells
+               if c.cell_type == "code"]
+    for item in all_exercises():
+        if item.tutorial <= "06":
+            assert item.solution_code in sources, f"solutions.ipynb lacks the solution of {item.key}"
+            assert f'exercise("{item.key}").check(answer)' in sources
