@@ -98,3 +98,12 @@ def test_the_readme_figure_snippet_shows_every_figure_it_draws() -> None:
 def test_the_readme_layer_snippet_runs_in_a_fresh_kernel(kernel) -> None:
     block = next(b for b in readme_blocks() if "NaiveConv2Plus1d.from_factorized" in b)
     run(kernel, block.replace("torch.randn(2, 64, 16, 56, 56)", "torch.randn(1, 64, 4, 8, 8)"))
+
+
+def test_the_readme_timing_snippet_shows_its_table_and_figure(kernel) -> None:
+    block = next(b for b in readme_blocks() if "result.figure()" in b)
+    outputs = run(kernel, block.replace("(1, 64, 8, 56, 56)", "(1, 64, 2, 8, 8)"))
+    assert len(outputs) == 2
+    # An earlier test in this kernel chose SVG for the inline backend: any picture will do.
+    assert "text/html" in outputs[0]
+    assert {"image/png", "image/svg+xml"} & set(outputs[1])
