@@ -59,6 +59,14 @@ from .models import (
     video_resnet,
 )
 from .motion import MotionTuning, motion_kernels, motion_tuning, temporal_response
+from .netfactor import (
+    FactorizationReport,
+    NetworkProfile,
+    compose_network,
+    factorize_network,
+    insert_middle_bn_relu,
+    network_profile,
+)
 from .port import PortConversion, convert_port_state_dict
 from .summary import LayerTable, NetworkComparison, compare_networks, layer_table
 from .timing import Variant, count_work, time_module, time_side_by_side
@@ -93,6 +101,13 @@ __all__ = [
     "energy_profile",
     "factorize",
     "smooth_kernel",
+    # whole networks: factorize, compose back, add the middle BN + ReLU
+    "FactorizationReport",
+    "NetworkProfile",
+    "compose_network",
+    "factorize_network",
+    "insert_middle_bn_relu",
+    "network_profile",
     # counting
     "ConvSpec",
     "LayerCost",
