@@ -19,8 +19,9 @@ Two controls make "the task needs time" a tested fact rather than a claim:
 ``view="single_frame"`` repeats the middle frame T times, and
 ``view="shuffled"`` shows the frames in a fresh random order on every visit.
 A shuffled clip still reveals the *axis* the shape moves along (the set of
-its positions lies on a line), but not which way along it, so a model that
-cannot use order is capped at 2 in 8 (25 %) rather than 1 in 8 (12.5 %).
+its positions lies on a line), but not which way along it: a model that cannot
+use the order can at best narrow 8 directions to the 2 of an axis, so it is
+capped at 50 % where one frame leaves it at chance, 12.5 %.
 
 Splits come from disjoint random streams of one data seed; the run's own
 seed (initialization, batch order) is separate, so every model and seed of

@@ -1,19 +1,21 @@
 """The direction task needs time: the same model and budget learn it from clips, not from one
-frame or from frames in a random order.
+frame, and from shuffled frames only as far as the axis of motion allows.
 
 R2D (its stem sees all 8 frames at once) is trained with the experiment's
 protocol — the default `DirectionTask` and `TrainConfig`, seed 0, one thread —
 on three views of the same clips. Validation accuracy on 1,000 clips has a
-standard error of at most 1.6 points, so the bounds below are 4 standard
-errors from what each view can reach:
+standard error of at most 1.6 points, so each bound sits 4 standard errors
+beyond what the view allows:
 
-- the clips themselves: well above 25 % (the experiment's R2D runs reach
-  55-97 % depending on the seed; 40 % is asserted, since how soon a run leaves
-  its plateau differs with the machine's float rounding);
 - the middle frame repeated: chance, 12.5 % (the shape's position on the torus
-  is independent of the class);
-- frames shuffled on every visit: at most the 25 % of knowing the axis of
-  motion without its sign (a set of positions lies on a line).
+  is independent of the class), whatever the model memorizes;
+- frames shuffled on every visit: at most 50 % — the set of positions lies on
+  the axis of motion, which leaves 2 of the 8 directions, but not the sign
+  (this machine: 22 % after the protocol's 8 epochs, still climbing);
+- the clips themselves: the experiment's R2D runs reach 55-97 % depending on
+  the seed (this machine, seed 0: 89 %); at least 40 % and 15 points above the
+  shuffled view are asserted, since how soon a run leaves its plateau depends
+  on the machine's float rounding.
 """
 
 import pytest
@@ -43,13 +45,19 @@ def _val_accuracy(splits, view):
     return result.history[-1].val_accuracy
 
 
-def test_a_model_that_sees_the_clips_learns_the_direction(splits):
-    assert _val_accuracy(splits, "clip") >= 0.40
+@pytest.fixture(scope="module")
+def accuracy(splits):
+    return {view: _val_accuracy(splits, view) for view in ("clip", "single_frame", "shuffled")}
 
 
-def test_a_model_that_sees_one_frame_stays_at_chance(splits):
-    assert _val_accuracy(splits, "single_frame") <= 0.125 + 4 * 0.0105
+def test_a_model_that_sees_one_frame_stays_at_chance(accuracy):
+    assert accuracy["single_frame"] <= 0.125 + 4 * 0.0105
 
 
-def test_a_model_that_sees_shuffled_frames_cannot_tell_a_direction_from_its_opposite(splits):
-    assert _val_accuracy(splits, "shuffled") <= 0.25 + 4 * 0.0137
+def test_a_model_that_sees_shuffled_frames_cannot_tell_a_direction_from_its_opposite(accuracy):
+    assert accuracy["shuffled"] <= 0.5 + 4 * 0.0158
+
+
+def test_a_model_that_sees_the_clips_in_order_learns_the_direction_beyond_both(accuracy):
+    assert accuracy["clip"] >= 0.40
+    assert accuracy["clip"] >= accuracy["shuffled"] + 0.15
