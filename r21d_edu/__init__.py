@@ -28,6 +28,7 @@ from .data import (
     moving_shape,
     static_scene,
 )
+from .family import FAMILY, family_model, family_parameters
 from .fast import FastSpatioTemporalConv, make_fast
 from .layers import (
     FullConv3d,
@@ -69,7 +70,9 @@ from .netfactor import (
 )
 from .port import PortConversion, convert_port_state_dict
 from .summary import LayerTable, NetworkComparison, compare_networks, layer_table
+from .tasks import DIRECTION_NAMES, DirectionTask, MotionDirections, make_splits
 from .timing import Variant, count_work, time_module, time_side_by_side
+from .training import TrainConfig, TrainResult, evaluate, train
 from .video import VideoClip, VideoInfo, VideoReadError, read_video, sample_clips, video_info
 from .weights import (
     StateDictMismatchError,
@@ -150,6 +153,18 @@ __all__ = [
     "load_weights",
     "preprocess_clip",
     "read_state_dict",
+    # training: the direction task, the paper's family, the loop
+    "DIRECTION_NAMES",
+    "DirectionTask",
+    "MotionDirections",
+    "make_splits",
+    "FAMILY",
+    "family_model",
+    "family_parameters",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "train",
     # real video files and Kinetics-400 labels
     "KINETICS400_CLASSES",
     "Prediction",
