@@ -70,6 +70,7 @@ _LAZY = {
     "tuning_curves": "motion",
     "tuning_polar": "motion",
     "training_curves": "training",
+    "pareto_figure": "tradeoff",
 }
 
 
