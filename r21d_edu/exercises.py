@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
@@ -254,10 +254,6 @@ def all_exercises(tutorial: str | int | None = None) -> list[Exercise]:
     wanted = None if tutorial is None else _tutorial_key(tutorial)
     return [e for _, e in sorted(_REGISTRY.items(), key=lambda kv: (kv[1].tutorial, kv[1].number))
             if wanted is None or e.tutorial == wanted]
-
-
-def __iter__() -> Iterator[Exercise]:  # pragma: no cover - convenience only
-    return iter(all_exercises())
 
 
 # ==========================================================================
