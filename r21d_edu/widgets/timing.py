@@ -1,8 +1,11 @@
-"""Explorer for tutorial 03: time the four variants live on this CPU.
+"""Explorer for tutorial 03: predict which variant is fastest, then time the four live.
 
 Every number comes from `r21d_edu.timing.compare`; this module only wires
-sliders to it. Sizes are capped so that one redraw (warm-up plus a few samples
-of four layers) stays under about a second on a small CPU.
+sliders to it. The sliders start small, so that a redraw (warm-up plus a few
+samples of four layers) takes about a second; at those sizes fixed per-call
+costs weigh as much as the arithmetic. They reach layer1 of R(2+1)D-18 on an
+8-frame clip (64 channels, 8 x 56 x 56), where the convs' work dominates — and
+a redraw takes several seconds on a small CPU.
 """
 
 from __future__ import annotations
@@ -29,13 +32,17 @@ def _variants(channels: int, seed: int) -> list[Variant]:
 
 
 class TimingExplorer(w.VBox):
-    """Sliders for a small layer and live CPU timings of the 3D, naive, (2+1)D and fast layers.
+    """Sliders for a layer, a prediction, and live CPU timings of the four variants.
 
     The timings are real and change from run to run (and with whatever else
-    the machine is doing); the median and IQR of a few samples are shown.
+    the machine is doing); the median and IQR of a few samples are shown. Pick
+    the variant you expect to be fastest first: ``verdict`` then compares the
+    prediction with the measurement (changing the prediction re-times nothing).
 
     Attributes:
         controls: ``channels``, ``frames``, ``size``, ``batch`` sliders and the ``mode`` toggle.
+        guess: the predicted fastest method (``"3d"``, ``"naive"``, ``"2plus1d"``, ``"fast"``).
+        verdict: HTML comparing the prediction with the measured fastest.
         image: the bar chart (PNG) of the last timing.
         table: HTML table of the last timing.
         message: empty, or why the current setting cannot be timed.
@@ -45,15 +52,19 @@ class TimingExplorer(w.VBox):
     def __init__(self, repeats: int = 3, seed: int = 0) -> None:
         slider = {"continuous_update": False, "style": {"description_width": "90px"}}
         self.controls = {
-            "channels": w.IntSlider(16, min=8, max=32, step=8, description="C_in = C_out",
+            "channels": w.IntSlider(16, min=8, max=64, step=8, description="C_in = C_out",
                                     **slider),
             "frames": w.IntSlider(4, min=2, max=8, description="T (frames)", **slider),
-            "size": w.IntSlider(16, min=8, max=28, step=4, description="H = W", **slider),
+            "size": w.IntSlider(16, min=8, max=56, step=4, description="H = W", **slider),
             "batch": w.IntSlider(1, min=1, max=2, description="batch N", **slider),
             "mode": w.ToggleButtons(options=["inference", "training"], value="inference",
                                     description="mode"),
         }
         self.repeats, self.seed = repeats, seed
+        self.guess = w.ToggleButtons(
+            options=[(METHOD_LABELS[m], m) for m in ("3d", "naive", "2plus1d", "fast")],
+            value="3d", description="fastest?", style={"button_width": "150px"})
+        self.verdict = w.HTML()
         self.image = w.Image(format="png", width=560)
         self.table = w.HTML()
         self.message = w.HTML()
@@ -61,9 +72,10 @@ class TimingExplorer(w.VBox):
         redraw = safely(self._redraw, self.message)
         for control in self.controls.values():
             control.observe(redraw, names="value")
+        self.guess.observe(lambda _change: self._judge(), names="value")
         redraw()
-        super().__init__([w.HBox([w.VBox(list(self.controls.values())), self.image]),
-                          self.table, self.message])
+        super().__init__([self.guess, w.HBox([w.VBox(list(self.controls.values())), self.image]),
+                          self.verdict, self.table, self.message])
 
     def _redraw(self) -> None:
         value = {name: control.value for name, control in self.controls.items()}
@@ -74,8 +86,22 @@ class TimingExplorer(w.VBox):
             repeats=self.repeats, warmup=1, warmup_s=0.0, seed=self.seed)
         self.image.value = figure_to_png(self.comparison.figure())
         self.table.value = self.comparison._repr_html_()
+        self._judge()
+
+    def _judge(self) -> None:
+        if self.comparison is None:
+            return
+        fastest = min(self.comparison.results, key=lambda r: r.median_ms)
+        guessed = METHOD_LABELS[self.guess.value]
+        if fastest.method == self.guess.value:
+            outcome = f"You predicted <b>{guessed}</b>, and it was the fastest this time."
+        else:
+            outcome = (f"You predicted <b>{guessed}</b>; the fastest this time was "
+                       f"<b>{METHOD_LABELS[fastest.method]}</b>.")
+        self.verdict.value = (outcome + " Close medians can swap on the next run; small layers "
+                              "mostly time per-call costs, large ones the convs' work.")
 
 
 def timing_explorer(repeats: int = 3) -> TimingExplorer:
-    """A live CPU timing explorer of the four variants on small sizes."""
+    """A predict-then-measure CPU timing explorer of the four variants."""
     return TimingExplorer(repeats=repeats)
