@@ -548,6 +548,8 @@ def _trace_sizes(model: nn.Module, names: Iterable[str], input_shape: Shape
     from .counting import summarize_network
 
     meta = copy.deepcopy(model).to("meta").eval()
+    floats = [p.dtype for p in model.parameters() if p.is_floating_point()]
+    dtype = floats[0] if floats else torch.float32  # layers check the clip's dtype
     sizes: dict[str, tuple] = {}
     handles = []
     for name in names:
@@ -557,11 +559,11 @@ def _trace_sizes(model: nn.Module, names: Iterable[str], input_shape: Shape
         handles.append(meta.get_submodule(name).register_forward_hook(hook))
     try:
         with torch.no_grad():
-            meta(torch.zeros(input_shape, device="meta"))
+            meta(torch.zeros(input_shape, device="meta", dtype=dtype))
     finally:
         for handle in handles:
             handle.remove()
-    return sizes, summarize_network(meta, input_shape).macs
+    return sizes, summarize_network(meta, input_shape, dtype=dtype).macs
 
 
 def network_profile(
