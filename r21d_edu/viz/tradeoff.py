@@ -106,7 +106,10 @@ def pareto_figure(points: Sequence[Mapping[str, Any]], *, highlight: float | Non
     axes[1].set_title("Accuracy against CPU latency")
     axes[0].axhline(12.5, color="#999999", ls=":", lw=1)
     axes[1].axhline(12.5, color="#999999", ls=":", lw=1)
-    axes[1].legend(fontsize=7, loc="lower right")
+    for ax in (axes[1], axes[0]):  # latency stays empty until the study has timed them
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower right")
+            break
     fig.suptitle("Factorizing a trained R3D on the direction task (energy kept per layer "
                  "labels each point; dotted: chance)", fontsize=10)
     return fig

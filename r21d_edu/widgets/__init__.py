@@ -1,9 +1,11 @@
 """ipywidgets explorers: thin wiring over the package's tested functions."""
 
 from .budget import BudgetExplorer, RankExplorer
+from .factorize import FactorizationExplorer
 from .kernels import FeatureExplorer, feature_explorer
 from .layers import LayerExplorer, layer_explorer
 from .timing import TimingExplorer, timing_explorer
 
 __all__ = ["BudgetExplorer", "RankExplorer", "LayerExplorer", "layer_explorer",
-           "TimingExplorer", "timing_explorer", "FeatureExplorer", "feature_explorer"]
+           "TimingExplorer", "timing_explorer", "FeatureExplorer", "feature_explorer",
+           "FactorizationExplorer"]

@@ -1,0 +1,126 @@
+"""Explorer for tutorial 08: choose how much energy every layer keeps; see the table and the cost.
+
+`explore_plan` is the pure function behind the slider (tested without a
+browser): it plans the factorization from a stored `NetworkProfile` — no
+weights, no SVD, a few milliseconds — and finds the studied point nearest to
+it. `FactorizationExplorer` only wires a slider to it and draws the
+per-layer table and the study's Pareto figure with the point ringed.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ipywidgets as w
+
+from ..netfactor import FactorizationReport, NetworkProfile
+from ._base import figure_to_png, safely
+
+__all__ = ["FactorizationExplorer", "Plan", "explore_plan"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the explorer shows for one energy.
+
+    Fields: ``report`` (the `FactorizationReport`), ``nearest`` (the studied
+    energy closest to it, or None without points) and ``text`` (one line on
+    what the nearest studied factorization scored).
+    """
+
+    report: FactorizationReport
+    nearest: float | None
+    text: str
+
+
+def explore_plan(profile: NetworkProfile, energy: float,
+                 points: Sequence[Mapping[str, Any]] = ()) -> Plan:
+    """Plan ``energy`` on `profile` and say what the study measured nearest to it.
+
+    Args:
+        profile: the network's `NetworkProfile` (e.g. from the study's results).
+        energy: the share of each layer's squared singular values to keep.
+        points: the study's points (``results.json["points"]``), or none.
+
+    Returns:
+        `Plan`.
+
+    Shape:
+        Not a tensor function.
+    """
+    report = profile.plan(energy=energy)
+    studied = sorted({p["energy"] for p in points if p["variant"] == "linear"})
+    if not studied:
+        return Plan(report, None, report.summary())
+    nearest = min(studied, key=lambda e: abs(e - energy))
+    point = next(p for p in points if p["variant"] == "linear" and p["energy"] == nearest)
+    after = point.get("accuracy_after_mean")
+    scored = (f"test accuracy {point['accuracy_before']:.1%} as factorized"
+              + ("" if after is None else
+                 f", {after:.1%} ± {point['accuracy_after_std']:.1%} after the fine-tune"))
+    text = (f"{report.summary()}. Nearest studied energy {nearest:g}: {scored}"
+            + (f"; single-clip CPU latency {point['latency_ms']:.1f} ms"
+               if point.get("latency_ms") else "") + ".")
+    return Plan(report, nearest, text)
+
+
+class FactorizationExplorer(w.VBox):
+    """An energy slider over a network's profile: per-layer table and the Pareto figure.
+
+    Args:
+        profile: the network's `NetworkProfile`.
+        points: the study's points; without them only the table is shown.
+        energy: where the slider starts. Default: 0.9.
+
+    Attributes:
+        slider: the energy slider (0.3–1.0).
+        summary: HTML, one line on the plan and the nearest studied point.
+        table: HTML, the per-layer `FactorizationReport`.
+        plot: `ipywidgets.Image`, the Pareto figure with the nearest studied
+            energy's points ringed.
+        message: empty, or why the setting cannot work.
+        plan: the `Plan` on screen.
+    """
+
+    def __init__(self, profile: NetworkProfile, points: Sequence[Mapping[str, Any]] = (),
+                 energy: float = 0.9) -> None:
+        if not isinstance(profile, NetworkProfile):
+            raise TypeError(f"FactorizationExplorer needs a NetworkProfile, got "
+                            f"{type(profile).__name__}; make one with network_profile(model)")
+        self.profile, self.points = profile, list(points)
+        # Energies below 0.3 leave the direction task's network at chance; the range
+        # keeps the slider where the table has something to say.
+        self.slider = w.FloatSlider(value=energy, min=0.3, max=1.0, step=0.01,
+                                    description="energy kept", continuous_update=False,
+                                    readout_format=".2f", style={"description_width": "90px"})
+        self.summary, self.table, self.message = w.HTML(), w.HTML(), w.HTML()
+        self.plot = w.Image(format="png")
+        self.plan: Plan | None = None
+        self._figures: dict[float | None, bytes] = {}
+        redraw = safely(self._redraw, self.message)
+        self.slider.observe(redraw, names="value")
+        redraw()
+        children = [self.slider, self.summary, self.table, self.message]
+        if self.points:
+            children.insert(3, self.plot)
+        super().__init__(children)
+
+    def _redraw(self) -> None:
+        self.plan = explore_plan(self.profile, self.slider.value, self.points)
+        self.summary.value = f"<p>{html.escape(self.plan.text)}</p>"
+        self.table.value = self.plan.report._repr_html_()
+        if self.points:
+            self.plot.value = self._figure(self.plan.nearest)
+
+    def _figure(self, nearest: float | None) -> bytes:
+        # Drawing the figure takes about half a second on a busy CPU; there are only
+        # as many figures as studied energies, so each is drawn once and kept.
+        if nearest not in self._figures:
+            from ..viz.tradeoff import pareto_figure
+
+            self._figures[nearest] = figure_to_png(
+                pareto_figure(self.points, highlight=nearest), dpi=60)
+        return self._figures[nearest]
