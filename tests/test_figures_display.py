@@ -107,3 +107,13 @@ def test_the_readme_timing_snippet_shows_its_table_and_figure(kernel) -> None:
     # An earlier test in this kernel chose SVG for the inline backend: any picture will do.
     assert "text/html" in outputs[0]
     assert {"image/png", "image/svg+xml"} & set(outputs[1])
+
+
+def test_plotly_figures_and_animations_display_without_setup(kernel) -> None:
+    outputs = run(kernel, "from r21d_edu import motion_kernels\n"
+                          "from r21d_edu.viz import kernel_3d_figure\n"
+                          "kernel_3d_figure(motion_kernels(select=['edge moving right']))")
+    assert {"application/vnd.plotly.v1+json", "text/html"} & set(outputs[0])
+    outputs = run(kernel, "from r21d_edu import bouncing_ball\nfrom r21d_edu.viz import clip_animation\n"
+                          "clip_animation(bouncing_ball(frames=3, size=8))")
+    assert "text/html" in outputs[0]
