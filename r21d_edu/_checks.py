@@ -48,6 +48,18 @@ def check_bool(value: object, name: str) -> bool:
     )
 
 
+def check_index(value: object, size: int, what: str, owner: str) -> int:
+    """Return `value` if it indexes one of `size` things, else raise a clear error."""
+    # A very low minimum lets a negative index reach the clearer range message below.
+    index = check_int(value, what, minimum=-(10**9))
+    if not 0 <= index < size:
+        raise IndexError(
+            f"{what} {index} is out of range: {owner} has {size} "
+            f"(valid: 0 to {size - 1})"
+        )
+    return index
+
+
 def as_triple(value: int | Sequence[int], name: str, *, minimum: int) -> Triple:
     """Expand an int or a 3-sequence into a (time, height, width) triple.
 

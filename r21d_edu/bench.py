@@ -53,8 +53,8 @@ from tqdm.auto import tqdm
 
 from .fast import make_fast
 from .layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
+from .methods import METHOD_LABELS
 from .timing import Variant, check_device, environment, time_side_by_side
-from .viz.style import METHOD_LABELS
 
 __all__ = ["LayerConfig", "R2PLUS1D18_LAYERS", "layer_configs", "main"]
 
@@ -373,8 +373,8 @@ class _Bar:
 
 
 def _write_figures(rows: list[dict[str, Any]], folder: Path) -> list[Path]:
+    from .viz._common import figure_to_png  # a command-line tool may save figures
     from .viz.timing import plot_timings
-    from .widgets._base import figure_to_png
 
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:

@@ -58,7 +58,9 @@ A whole network (any `nn.Module`, e.g. torchvision's ``r3d_18``):
 Comparisons and figures:
 
 - ``compare_costs(in, out, kernel, input_shape) -> {"3d": LayerCost, "2plus1d": LayerCost}``;
-- ``cost_sweep_figure(x_values, costs, x_label=...) -> matplotlib Figure``;
+- the figure of such a sweep is `r21d_edu.viz.cost_sweep_figure` (figures live in
+  `r21d_edu.viz`; ``r21d_edu.counting.cost_sweep_figure`` still works, with a
+  deprecation warning);
 - ``intermediate_channels_table({"torchvision": net_a, "paper": net_b})`` — M and
   conv weights of every (2+1)D conv of several networks, conv by conv.
 
@@ -76,12 +78,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-from matplotlib.figure import Figure
 from torch import nn
 
 from ._checks import Triple, _is_int, as_triple, check_clip, check_int
 from .layers import NaiveConv2Plus1d, SpatioTemporalConv, intermediate_channels
-from .viz.style import METHOD_COLORS, METHOD_LABELS
+from .methods import LAYER_METHODS, METHOD_LABELS
 
 __all__ = [
     "ComputeCount",
@@ -99,7 +100,6 @@ __all__ = [
     "Stage",
     "activation_memory",
     "compare_costs",
-    "cost_sweep_figure",
     "count_macs",
     "count_parameters",
     "intermediate_channels_table",
@@ -112,7 +112,7 @@ __all__ = [
 
 Kind = Literal["3d", "naive", "2plus1d"]
 Shape = tuple[int, ...]
-KIND_NAMES = {"3d": "3D conv", "naive": "naive Conv2d + Conv1d", "2plus1d": "(2+1)D conv"}
+KIND_NAMES = {kind: METHOD_LABELS[kind] for kind in LAYER_METHODS}  # a ConvSpec's kinds
 
 
 # --------------------------------------------------------------------------
@@ -1296,57 +1296,17 @@ def compare_costs(
     }
 
 
-def cost_sweep_figure(
-    x_values: Sequence[float],
-    costs: Sequence[Mapping[str, LayerCost]],
-    *,
-    x_label: str,
-    title: str = "",
-    log: bool = False,
-) -> Figure:
-    """Parameters, GFLOPs and activation memory against one varied size.
+# Figures moved to r21d_edu.viz, so that `import r21d_edu` needs no matplotlib; the old
+# import path keeps working, with a warning, and imports viz only when it is used.
+_MOVED_TO_VIZ = {"cost_sweep_figure": "r21d_edu.viz.costs"}
 
-    Args:
-        x_values: the varied size (e.g. channel widths), one per entry of ``costs``.
-        costs: for each x, ``{"3d": LayerCost, "2plus1d": LayerCost}`` as
-            `compare_costs` returns (any subset of ``"3d"``, ``"naive"``,
-            ``"2plus1d"``).
-        x_label: axis label for x, with its unit.
-        title: figure title.
-        log: log-scaled axes (base 2 for x), for sizes that double; a constant
-            ratio between the methods then shows as a constant gap.
 
-    Returns:
-        A matplotlib `Figure` with three panels (not shown).
+def __getattr__(name: str) -> object:
+    if name in _MOVED_TO_VIZ:
+        import importlib
+        import warnings
 
-    Shape:
-        Not applicable.
-    """
-    if len(x_values) != len(costs) or not costs:
-        raise ValueError(
-            f"x_values and costs must be equally long and not empty, got {len(x_values)} "
-            f"and {len(costs)}"
-        )
-    fig = Figure(figsize=(10, 3.2), layout="constrained")
-    panels = (
-        ("parameters (millions)", lambda c: c.params / 1e6),
-        ("FLOPs (G) = 2·MACs", lambda c: c.flops / 1e9),
-        ("activations written (MiB)", lambda c: c.total_bytes / 2**20),
-    )
-    for index, (label, value) in enumerate(panels):
-        ax = fig.add_subplot(1, 3, index + 1)
-        for kind in costs[0]:
-            ax.plot(x_values, [value(c[kind]) for c in costs], marker="o",
-                    color=METHOD_COLORS[kind], label=METHOD_LABELS[kind],
-                    linestyle="--" if kind == "2plus1d" else "-")
-        if log:
-            ax.set_xscale("log", base=2)
-            ax.set_yscale("log")
-        ax.set_xlabel(x_label)
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        if index == 0:
-            ax.legend(fontsize="small")
-    if title:
-        fig.suptitle(title)
-    return fig
+        warnings.warn(f"r21d_edu.counting.{name} moved to r21d_edu.viz.{name}",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED_TO_VIZ[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

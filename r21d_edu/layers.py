@@ -39,6 +39,7 @@ __all__ = [
     "block_intermediate_channels",
     "copy_weights",
     "intermediate_channels",
+    "method_of",
 ]
 
 
@@ -509,3 +510,29 @@ def copy_weights(source: _TwoPlusOne, target: _TwoPlusOne) -> _TwoPlusOne:
     if source.middle_bn_relu:
         target.bn.load_state_dict(source.bn.state_dict())
     return target
+
+
+# --------------------------------------------------------------------------
+# Which method a layer is
+# --------------------------------------------------------------------------
+
+KNOWN_LAYERS = "FullConv3d / nn.Conv3d, NaiveConv2Plus1d or SpatioTemporalConv"
+
+
+def method_of(layer: object) -> str:
+    """The method key (`r21d_edu.methods`) of a layer: "3d", "naive" or "2plus1d".
+
+    Shape:
+        Not a tensor function.
+    """
+    if isinstance(layer, SpatioTemporalConv):
+        return "2plus1d"
+    if isinstance(layer, NaiveConv2Plus1d):
+        return "naive"
+    if isinstance(layer, (FullConv3d, nn.Conv3d)):
+        return "3d"
+    raise TypeError(
+        f"expected a spatio-temporal conv layer ({KNOWN_LAYERS}), got "
+        f"{type(layer).__name__}; build one with r21d_edu.FullConv3d(...) or "
+        "r21d_edu.SpatioTemporalConv(...)"
+    )

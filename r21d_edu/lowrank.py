@@ -22,7 +22,7 @@ approximation in Frobenius norm (Eckart–Young), and therefore the best linear
 - `energy_profile(conv3d)` — the share of squared singular values kept at each
   rank, the rank a target share needs, and what the paper's M keeps;
 - `smooth_kernel` — a seeded, smooth 3D kernel to compare with random ones;
-- `energy_figure` — energy-vs-rank curves.
+- energy-vs-rank curves are drawn by `r21d_edu.viz.energy_figure`.
 
 Tensors are (N, C, T, H, W) clips; kernels are (C_out, C_in, t, d_h, d_w) like
 `nn.Conv3d.weight`.
@@ -32,22 +32,19 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
-from matplotlib.figure import Figure
 from torch import nn
 
 from ._checks import Triple, as_triple, check_int
 from .layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv, intermediate_channels
-from .viz.style import METHOD_COLORS
 
 __all__ = [
     "EnergyProfile",
     "compose",
-    "energy_figure",
     "energy_profile",
     "factorize",
     "fold_kernel",
@@ -491,42 +488,17 @@ def smooth_kernel(
     return kernel.to(dtype)
 
 
-def energy_figure(
-    profiles: Mapping[str, EnergyProfile], *, mark_ranks: Sequence[int] = ()
-) -> Figure:
-    """Energy kept against rank, one curve per kernel, with the paper's M marked.
+# Figures moved to r21d_edu.viz, so that `import r21d_edu` needs no matplotlib; the old
+# import path keeps working, with a warning, and imports viz only when it is used.
+_MOVED_TO_VIZ = {"energy_figure": "r21d_edu.viz.energy"}
 
-    Args:
-        profiles: label -> `EnergyProfile` (e.g. ``{"random": ..., "smooth": ...}``).
-        mark_ranks: extra ranks to mark with dotted lines (e.g. M // 2).
 
-    Returns:
-        A matplotlib `Figure` (not shown; display it or save it).
+def __getattr__(name: str) -> object:
+    if name in _MOVED_TO_VIZ:
+        import importlib
+        import warnings
 
-    Shape:
-        Not applicable.
-    """
-    if not profiles:
-        raise ValueError("energy_figure needs at least one profile, got none")
-    fig = Figure(figsize=(6.4, 3.8), layout="constrained")
-    ax = fig.add_subplot()
-    # The package's colours belong to methods; kernels get neutral greys and blues.
-    palette = ["#333333", "#0072B2", "#D55E00", "#999999"]
-    for (label, profile), colour in zip(profiles.items(), palette * len(profiles), strict=False):
-        ranks = range(1, profile.full_rank + 1)
-        ax.plot(ranks, [100 * e for e in profile.energy], color=colour, label=label)
-    first = next(iter(profiles.values()))
-    paper = first.paper_rank
-    if paper >= 1:
-        ax.axvline(paper, color=METHOD_COLORS["2plus1d"], linestyle="--",
-                   label=f"paper's M = {paper}")
-    for rank in mark_ranks:
-        ax.axvline(rank, color=METHOD_COLORS["2plus1d"], linestyle=":", label=f"rank {rank}")
-    ax.set_xlabel(f"rank M (full rank {first.full_rank})")
-    ax.set_ylabel("energy kept (%)")
-    ax.set_ylim(0, 101)
-    ax.set_xlim(0, max(p.full_rank for p in profiles.values()) + 1)
-    ax.set_title("Energy kept by the best rank-M (2+1)D layer")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
-    return fig
+        warnings.warn(f"r21d_edu.lowrank.{name} moved to r21d_edu.viz.{name}",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED_TO_VIZ[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,10 +36,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_int
+from ._checks import check_index, check_int
 from .data import _check_number, drifting_grating
-from .layers import FullConv3d
-from .viz._common import check_index, method_of
+from .layers import FullConv3d, method_of
 
 __all__ = [
     "MOTION_KERNEL_NAMES",

@@ -45,11 +45,10 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import torch.nn.functional as F
-from matplotlib.figure import Figure
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
@@ -57,6 +56,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ._checks import check_int
 from .counting import count_macs
+from .layers import method_of
+from .methods import METHOD_LABELS, METHODS
+
+if TYPE_CHECKING:  # figures are drawn by r21d_edu.viz, imported only when one is asked for
+    from matplotlib.figure import Figure
 
 __all__ = [
     "KNOWN_DEVICES",
@@ -78,7 +82,6 @@ __all__ = [
 ]
 
 Mode = Literal["inference", "training"]
-METHODS = ("3d", "naive", "2plus1d", "fast")
 _MODES = ("inference", "training")
 
 
@@ -478,7 +481,6 @@ def infer_method(module: nn.Module) -> str:
         Not a tensor function.
     """
     from .fast import FastSpatioTemporalConv  # fast builds on this module's neighbours
-    from .viz._common import method_of  # the figures' mapping of the three layers
 
     if isinstance(module, FastSpatioTemporalConv):
         return "fast"
@@ -958,8 +960,6 @@ def _contestant(
 
 
 def _default_label(method: str) -> str:
-    from .viz.style import METHOD_LABELS
-
     return METHOD_LABELS[method]
 
 

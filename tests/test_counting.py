@@ -14,7 +14,6 @@ from r21d_edu.counting import (
     ConvSpec,
     activation_memory,
     compare_costs,
-    cost_sweep_figure,
     count_macs,
     count_parameters,
     intermediate_channels_table,
@@ -24,6 +23,7 @@ from r21d_edu.counting import (
     stage_shapes,
     summarize_network,
 )
+from r21d_edu.viz import cost_sweep_figure
 from r21d_edu.layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
 from r21d_edu.models import mc3_18, r2plus1d_18, r3d_18
 

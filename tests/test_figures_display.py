@@ -2,8 +2,9 @@
 
 A matplotlib `Figure` made without pyplot has no rich display of its own, so a
 learner who pastes a snippet into a new notebook would see `<Figure size ...>`
-text. Importing `r21d_edu` registers a PNG formatter; these tests start a real
-kernel (jupyter_client) and check what it sends back, as a front end would see it.
+text. Importing `r21d_edu.viz` (which every figure function does) registers a PNG
+formatter; these tests start a real kernel (jupyter_client) and check what it sends
+back, as a front end would see it.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def test_a_returned_figure_is_a_picture_without_any_magic(kernel) -> None:
 
 
 @pytest.mark.parametrize("code", [
-    # Figures made outside r21d_edu.viz: counting, lowrank and timing results.
+    # Figures reached through their old import paths (counting, lowrank): the shims
+    # import viz, so the formatter is registered before the figure is returned.
     "import r21d_edu\nfrom r21d_edu.lowrank import energy_figure\n"
     "energy_figure({'random': r21d_edu.energy_profile(torch.nn.Conv3d(4, 4, 3))})",
     "from r21d_edu.counting import compare_costs, cost_sweep_figure\n"

@@ -11,13 +11,13 @@ from torch import nn
 from r21d_edu.layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
 from r21d_edu.lowrank import (
     compose,
-    energy_figure,
     energy_profile,
     factorize,
     fold_kernel,
     smooth_kernel,
     unfold_kernel,
 )
+from r21d_edu.viz import energy_figure
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -4,8 +4,9 @@ Functions return figures and never only show them, so they can be tested, saved
 and embedded in widgets. The same method has the same colour everywhere
 (`METHOD_COLORS`).
 
-Importing this package (which ``import r21d_edu`` does) registers a PNG display
-formatter for matplotlib figures in a running IPython kernel, so a returned figure
+Importing this package registers a PNG display formatter for matplotlib figures
+in a running IPython kernel (every figure function, and every ``.figure()`` of a
+result object, imports it first; ``import r21d_edu`` alone loads no matplotlib), so a returned figure
 shows as a picture in a fresh notebook with no ``%matplotlib inline`` first. The
 figures are made without pyplot (no global state), and IPython only learns to draw
 such a figure when the inline backend is activated; a formatter already registered
@@ -14,8 +15,6 @@ left as it is.
 """
 
 import sys
-from importlib import import_module
-from typing import Any
 
 
 def _register_png_formatter() -> bool:
@@ -43,42 +42,36 @@ def _register_png_formatter() -> bool:
 
 _register_png_formatter()
 
-from .clips import ClipAnimation, clip_animation, clip_strip
-from .style import METHOD_COLORS, METHOD_LABELS
-from .timing import plot_timings
-
-# Modules that use r21d_edu.counting or r21d_edu.lowrank load on first use: those
-# modules import viz.style, so importing them here would be circular.
-_LAZY = {
-    "cost_vs_kernel_size": "costs",
-    "cost_vs_m": "costs",
-    "cost_vs_width": "costs",
-    "intermediate_channels_figure": "costs",
-    "cost_surface": "interactive",
-    "feature_maps_over_time": "interactive",
-    "kernel_3d_figure": "interactive",
-    "receptive_field_figure": "interactive",
-    "effective_kernel": "kernels",
-    "effective_kernel_figure": "kernels",
-    "kernel_grid": "kernels",
-    "spatial_filters": "kernels",
-    "temporal_profiles": "kernels",
-    "feature_maps": "features",
-    "layer_output": "features",
-    "middle_feature_maps": "features",
-    "middle_output": "features",
-    "tuning_curves": "motion",
-    "tuning_polar": "motion",
-    "training_curves": "training",
-    "pareto_figure": "tradeoff",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+# Figure modules import the core modules they draw (counting, lowrank, ...); the core
+# never imports viz, so everything can be imported here without a cycle.
+from .clips import ClipAnimation, clip_animation, clip_strip  # noqa: E402
+from .costs import (  # noqa: E402
+    cost_sweep_figure,
+    cost_vs_kernel_size,
+    cost_vs_m,
+    cost_vs_width,
+    intermediate_channels_figure,
+)
+from .energy import energy_figure  # noqa: E402
+from .features import feature_maps, layer_output, middle_feature_maps, middle_output  # noqa: E402
+from .interactive import (  # noqa: E402
+    cost_surface,
+    feature_maps_over_time,
+    kernel_3d_figure,
+    receptive_field_figure,
+)
+from .kernels import (  # noqa: E402
+    effective_kernel,
+    effective_kernel_figure,
+    kernel_grid,
+    spatial_filters,
+    temporal_profiles,
+)
+from .motion import tuning_curves, tuning_polar  # noqa: E402
+from .style import METHOD_COLORS, METHOD_LABELS  # noqa: E402
+from .timing import plot_timings  # noqa: E402
+from .tradeoff import pareto_figure  # noqa: E402
+from .training import training_curves  # noqa: E402
 
 __all__ = [
     "METHOD_COLORS",
@@ -86,6 +79,28 @@ __all__ = [
     "ClipAnimation",
     "clip_animation",
     "clip_strip",
+    "cost_surface",
+    "cost_sweep_figure",
+    "cost_vs_kernel_size",
+    "cost_vs_m",
+    "cost_vs_width",
+    "effective_kernel",
+    "effective_kernel_figure",
+    "energy_figure",
+    "feature_maps",
+    "feature_maps_over_time",
+    "intermediate_channels_figure",
+    "kernel_3d_figure",
+    "kernel_grid",
+    "layer_output",
+    "middle_feature_maps",
+    "middle_output",
+    "pareto_figure",
     "plot_timings",
-    *_LAZY,
+    "receptive_field_figure",
+    "spatial_filters",
+    "temporal_profiles",
+    "training_curves",
+    "tuning_curves",
+    "tuning_polar",
 ]

@@ -7,17 +7,21 @@ same teaching error in every figure.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import torch
 from matplotlib.figure import Figure
-from torch import nn
 
-from .._checks import check_clip, check_int
-from ..layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
+from .._checks import check_clip, check_index
+from ..layers import KNOWN_LAYERS, NaiveConv2Plus1d, SpatioTemporalConv, method_of
+
+# check_index and method_of live below viz (figures and core share them); they are
+# re-exported here because the figure modules have always found them here.
+__all__ = ["KNOWN_LAYERS", "TWO_PLUS_ONE", "as_clip", "check_index", "figure_to_png",
+           "hide_ticks", "method_of", "new_figure", "symmetric_limit"]
 
 TWO_PLUS_ONE = (SpatioTemporalConv, NaiveConv2Plus1d)
-KNOWN_LAYERS = "FullConv3d / nn.Conv3d, NaiveConv2Plus1d or SpatioTemporalConv"
 
 
 def as_clip(clip: Any, name: str) -> torch.Tensor:
@@ -30,36 +34,17 @@ def as_clip(clip: Any, name: str) -> torch.Tensor:
     return x.detach()
 
 
-def check_index(value: Any, size: int, what: str, owner: str) -> int:
-    """Return `value` if it indexes one of `size` things, else raise a clear error."""
-    # A very low minimum lets a negative index reach the clearer range message below.
-    index = check_int(value, what, minimum=-(10**9))
-    if not 0 <= index < size:
-        raise IndexError(
-            f"{what} {index} is out of range: {owner} has {size} "
-            f"(valid: 0 to {size - 1})"
-        )
-    return index
-
-
-def method_of(layer: Any) -> str:
-    """The `METHOD_COLORS` key of a layer: "3d", "naive" or "2plus1d"."""
-    if isinstance(layer, SpatioTemporalConv):
-        return "2plus1d"
-    if isinstance(layer, NaiveConv2Plus1d):
-        return "naive"
-    if isinstance(layer, (FullConv3d, nn.Conv3d)):
-        return "3d"
-    raise TypeError(
-        f"expected a spatio-temporal conv layer ({KNOWN_LAYERS}), got "
-        f"{type(layer).__name__}; build one with r21d_edu.FullConv3d(...) or "
-        "r21d_edu.SpatioTemporalConv(...)"
-    )
-
-
 def new_figure(width: float, height: float) -> Figure:
     """A pyplot-free figure: it displays inline in Jupyter and never leaks into a global state."""
     return Figure(figsize=(max(width, 1.0), max(height, 1.0)), layout="constrained")
+
+
+def figure_to_png(fig: Figure, dpi: int = 90) -> bytes:
+    """Render a matplotlib figure to PNG bytes (and free it)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.clear()
+    return buffer.getvalue()
 
 
 def symmetric_limit(*tensors: torch.Tensor) -> float:

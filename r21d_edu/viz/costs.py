@@ -6,7 +6,8 @@ functions only choose the sweep and draw it.
 
 - `cost_vs_width` and `cost_vs_kernel_size` — parameters, FLOPs and activation
   memory of the two layers as one size grows. Both wrap
-  `r21d_edu.counting.cost_sweep_figure` (the three-panel sweep) around
+  `cost_sweep_figure` (the three-panel sweep, for any sweep of
+  `compare_costs` results) around
   `r21d_edu.counting.compare_costs`, so the panels look the same as in the
   rest of the package;
 - `cost_vs_m` — the same three costs against M, with the 3D conv as a flat
@@ -19,17 +20,18 @@ functions only choose the sweep and draw it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
 from .._checks import as_triple, check_int
-from ..counting import ConvSpec, compare_costs, cost_sweep_figure, layer_cost
+from ..counting import ConvSpec, LayerCost, compare_costs, layer_cost
 from ..layers import intermediate_channels
 from ._common import new_figure
 from .style import METHOD_COLORS, METHOD_LABELS
 
-__all__ = ["cost_vs_kernel_size", "cost_vs_m", "cost_vs_width", "intermediate_channels_figure"]
+__all__ = ["cost_sweep_figure", "cost_vs_kernel_size", "cost_vs_m", "cost_vs_width",
+           "intermediate_channels_figure"]
 
 # Kernels are not methods: their curves get neutral colours, never the method colours.
 _PALETTE = ("#333333", "#0072B2", "#D55E00", "#999999", "#CC79A7", "#56B4E9")
@@ -54,6 +56,62 @@ def _clip_size(input_size: Sequence[int]) -> tuple[int, int, int]:
     return tuple(check_int(s, "input_size entries", minimum=1) for s in input_size)
 
 
+
+def cost_sweep_figure(
+    x_values: Sequence[float],
+    costs: Sequence[Mapping[str, LayerCost]],
+    *,
+    x_label: str,
+    title: str = "",
+    log: bool = False,
+) -> Figure:
+    """Parameters, GFLOPs and activation memory against one varied size.
+
+    Args:
+        x_values: the varied size (e.g. channel widths), one per entry of ``costs``.
+        costs: for each x, ``{"3d": LayerCost, "2plus1d": LayerCost}`` as
+            `compare_costs` returns (any subset of ``"3d"``, ``"naive"``,
+            ``"2plus1d"``).
+        x_label: axis label for x, with its unit.
+        title: figure title.
+        log: log-scaled axes (base 2 for x), for sizes that double; a constant
+            ratio between the methods then shows as a constant gap.
+
+    Returns:
+        A matplotlib `Figure` with three panels (not shown).
+
+    Shape:
+        Not applicable.
+    """
+    if len(x_values) != len(costs) or not costs:
+        raise ValueError(
+            f"x_values and costs must be equally long and not empty, got {len(x_values)} "
+            f"and {len(costs)}"
+        )
+    fig = Figure(figsize=(10, 3.2), layout="constrained")
+    panels = (
+        ("parameters (millions)", lambda c: c.params / 1e6),
+        ("FLOPs (G) = 2·MACs", lambda c: c.flops / 1e9),
+        ("activations written (MiB)", lambda c: c.total_bytes / 2**20),
+    )
+    for index, (label, value) in enumerate(panels):
+        ax = fig.add_subplot(1, 3, index + 1)
+        for kind in costs[0]:
+            ax.plot(x_values, [value(c[kind]) for c in costs], marker="o",
+                    color=METHOD_COLORS[kind], label=METHOD_LABELS[kind],
+                    linestyle="--" if kind == "2plus1d" else "-")
+        if log:
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        if index == 0:
+            ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig
+
 def cost_vs_width(
     widths: Sequence[int] = (16, 32, 64, 128, 256, 512),
     kernel_size: int | Sequence[int] = 3,
@@ -67,7 +125,7 @@ def cost_vs_width(
     two layers (that is the point of the paper's M), while the (2+1)D layer
     writes more memory (its middle tensor) at every width.
 
-    Wraps `r21d_edu.counting.cost_sweep_figure` over
+    Wraps `cost_sweep_figure` over
     `r21d_edu.counting.compare_costs`.
 
     Args:
@@ -107,7 +165,7 @@ def cost_vs_kernel_size(
     grows a cubic k × k × k kernel. The paper's M follows the kernel, so the
     parameters stay matched while the memory gap changes with M.
 
-    Wraps `r21d_edu.counting.cost_sweep_figure` over
+    Wraps `cost_sweep_figure` over
     `r21d_edu.counting.compare_costs`.
 
     Args:

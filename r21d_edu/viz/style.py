@@ -1,5 +1,9 @@
 """One colour and one label per method, used by every figure of the package."""
 
+from ..methods import METHOD_LABELS
+
+__all__ = ["METHOD_COLORS", "METHOD_LABELS"]
+
 # Colour-blind-safe (Okabe–Ito) colours, fixed per method so that a reader who has
 # learned "orange is the 3D conv" in one plot can trust it in every other plot.
 METHOD_COLORS = {
@@ -7,11 +11,4 @@ METHOD_COLORS = {
     "naive": "#56B4E9",
     "2plus1d": "#009E73",
     "fast": "#CC79A7",
-}
-
-METHOD_LABELS = {
-    "3d": "3D conv",
-    "naive": "naive Conv2d + Conv1d",
-    "2plus1d": "(2+1)D conv",
-    "fast": "(2+1)D fast path",
 }

@@ -13,19 +13,13 @@ its result on screen. Two rules keep them friendly:
 from __future__ import annotations
 
 import html
-import io
 from collections.abc import Callable
 
 import ipywidgets as w
-from matplotlib.figure import Figure
 
+from ..viz._common import figure_to_png
 
-def figure_to_png(fig: Figure, dpi: int = 90) -> bytes:
-    """Render a matplotlib figure to PNG bytes (and free it)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    fig.clear()
-    return buffer.getvalue()
+__all__ = ["figure_to_png", "problem_html", "safely"]
 
 
 def problem_html(message: str) -> str:
