@@ -9,6 +9,7 @@ mistake always gets the same message.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 
@@ -17,14 +18,14 @@ import torch
 Triple = tuple[int, int, int]
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> bool:
     # bool is an int subclass, but `kernel_size=True` is a mistake, not a 1.
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def check_int(value: object, name: str, *, minimum: int) -> int:
     """Return `value` as an int, or raise if it is not an integer >= `minimum`."""
-    if not _is_int(value):
+    if not is_int(value):
         raise TypeError(
             f"{name} must be an integer, got {value!r} ({type(value).__name__})"
         )
@@ -60,6 +61,34 @@ def check_index(value: object, size: int, what: str, owner: str) -> int:
     return index
 
 
+def check_formula_m(
+    m: int, in_channels: int, out_channels: int, kernel: Sequence[int], *, fix: str,
+    who: str = "",
+) -> int:
+    """Return the paper's M for these sizes, or refuse M < 1 with the sizes and a way out.
+
+    Small layers (few channels, a kernel of a few weights) can round the formula
+    down to 0 intermediate channels, and a (2+1)D layer needs at least one.
+    ``fix`` says what to do instead, e.g. ``"pass intermediate_channels=1 or more"``.
+    """
+    if m < 1:
+        prefix = f"{who}: " if who else ""
+        raise ValueError(
+            f"{prefix}the paper's formula gives M = {m} intermediate channels for "
+            f"{in_channels} -> {out_channels} channels with kernel {tuple(kernel)}; a (2+1)D "
+            f"layer needs M >= 1, so {fix}"
+        )
+    return m
+
+
+def check_number(value: object, name: str, *, minimum: float | None = None) -> float:
+    """Return `value` as a float if it is a finite real number (>= `minimum`), else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError(f"{name} must be a finite number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum:g}, got {value:g}")
+    return float(value)
+
 def as_triple(value: int | Sequence[int], name: str, *, minimum: int) -> Triple:
     """Expand an int or a 3-sequence into a (time, height, width) triple.
 
@@ -70,7 +99,7 @@ def as_triple(value: int | Sequence[int], name: str, *, minimum: int) -> Triple:
     >>> as_triple((3, 1, 1), "kernel_size", minimum=1)
     (3, 1, 1)
     """
-    if _is_int(value):
+    if is_int(value):
         values = (value, value, value)
     elif isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != 3:
@@ -85,7 +114,7 @@ def as_triple(value: int | Sequence[int], name: str, *, minimum: int) -> Triple:
             f"({type(value).__name__})"
         )
     for axis, entry in zip(("t", "h", "w"), values):
-        if not _is_int(entry):
+        if not is_int(entry):
             raise TypeError(
                 f"{name} must hold integers, got {entry!r} ({type(entry).__name__}) "
                 f"for {axis} in {values!r}"

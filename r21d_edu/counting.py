@@ -80,9 +80,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ._checks import Triple, _is_int, as_triple, check_clip, check_int
+from ._checks import Triple, as_triple, check_clip, check_formula_m, check_int, is_int
 from .layers import NaiveConv2Plus1d, SpatioTemporalConv, intermediate_channels
-from .methods import LAYER_METHODS, METHOD_LABELS
+from .methods import LAYER_METHODS, METHOD_LABELS, check_method
 
 __all__ = [
     "ComputeCount",
@@ -112,7 +112,6 @@ __all__ = [
 
 Kind = Literal["3d", "naive", "2plus1d"]
 Shape = tuple[int, ...]
-KIND_NAMES = {kind: METHOD_LABELS[kind] for kind in LAYER_METHODS}  # a ConvSpec's kinds
 
 
 # --------------------------------------------------------------------------
@@ -164,11 +163,7 @@ class ConvSpec:
     middle_bn_relu: bool = True
 
     def __post_init__(self) -> None:
-        if self.kind not in KIND_NAMES:
-            raise ValueError(
-                f"kind must be one of {sorted(KIND_NAMES)} ('3d' full conv, 'naive' "
-                f"Conv2d + Conv1d, '2plus1d' factorized), got {self.kind!r}"
-            )
+        check_method(self.kind, "kind", LAYER_METHODS)
         set_ = object.__setattr__  # frozen dataclass: normalise once, here
         set_(self, "in_channels", check_int(self.in_channels, "in_channels", minimum=1))
         set_(self, "out_channels", check_int(self.out_channels, "out_channels", minimum=1))
@@ -182,14 +177,10 @@ class ConvSpec:
             return
         m = self.intermediate_channels
         if m is None:
-            m = intermediate_channels(self.in_channels, self.out_channels, self.kernel_size)
-            if m < 1:
-                raise ValueError(
-                    f"the paper's formula gives M = {m} intermediate channels for "
-                    f"{self.in_channels} -> {self.out_channels} channels with kernel "
-                    f"{self.kernel_size}; a (2+1)D layer needs M >= 1, so pass "
-                    "intermediate_channels=1 or more"
-                )
+            m = check_formula_m(
+                intermediate_channels(self.in_channels, self.out_channels, self.kernel_size),
+                self.in_channels, self.out_channels, self.kernel_size,
+                fix="pass intermediate_channels=1 or more")
         set_(self, "intermediate_channels",
              check_int(m, "intermediate_channels (M)", minimum=1))
         set_(self, "middle_bn_relu", bool(self.middle_bn_relu))
@@ -276,7 +267,7 @@ def _checked_input(spec: ConvSpec, input_shape: Sequence[int]) -> Shape:
             f"input_shape must be a sequence of ints (N, C, T, H, W), got {input_shape!r}"
         ) from None
     # int() would silently count T = 8.7 as 8 frames and True as 1: sizes must be integers.
-    wrong = [s for s in entries if not _is_int(s)]
+    wrong = [s for s in entries if not is_int(s)]
     if wrong:
         raise TypeError(
             f"input_shape must hold integer sizes (N, C, T, H, W), got {wrong[0]!r} "
@@ -289,7 +280,7 @@ def _checked_input(spec: ConvSpec, input_shape: Sequence[int]) -> Shape:
     # A meta tensor costs nothing and lets the layers' own checks speak, so a
     # wrong shape gets exactly the message the layer would give.
     check_clip(torch.empty(shape, device="meta"), spec.in_channels, spec.kernel_size,
-               spec.padding, KIND_NAMES[spec.kind])
+               spec.padding, METHOD_LABELS[spec.kind])
     return shape
 
 
@@ -393,10 +384,10 @@ def _rearrangement(
 
 def _header(spec: ConvSpec) -> str:
     if spec.kind == "3d":
-        return (f"{KIND_NAMES['3d']} {spec.in_channels} -> {spec.out_channels}, "
+        return (f"{METHOD_LABELS['3d']} {spec.in_channels} -> {spec.out_channels}, "
                 f"kernel {_shape(spec.kernel_size)}")
     bn = "with" if spec.middle_bn_relu else "without"
-    return (f"{KIND_NAMES[spec.kind]} {spec.in_channels} -> M={spec.intermediate_channels} -> "
+    return (f"{METHOD_LABELS[spec.kind]} {spec.in_channels} -> M={spec.intermediate_channels} -> "
             f"{spec.out_channels}, kernel {_shape(spec.kernel_size)}, {bn} middle BN + ReLU")
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_int
+from ._checks import check_int, check_number
 
 __all__ = [
     "CLIP_KINDS",
@@ -127,21 +127,13 @@ def _check_sizes(frames: int, size: int, channels: int) -> tuple[int, int, int]:
     return frames, size, channels
 
 
-def _check_number(value: object, name: str, *, minimum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite number, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum:g}, got {value:g}")
-    return float(value)
-
-
 def _check_velocity(velocity: object) -> tuple[float, float]:
     if not isinstance(velocity, Sequence) or isinstance(velocity, str) or len(velocity) != 2:
         raise ValueError(
             f"velocity must be a pair (dy, dx) in pixels per frame (rows down, columns right), "
             f"got {velocity!r}"
         )
-    return (_check_number(velocity[0], "velocity dy"), _check_number(velocity[1], "velocity dx"))
+    return (check_number(velocity[0], "velocity dy"), check_number(velocity[1], "velocity dx"))
 
 
 def _finish(gray: torch.Tensor, channels: int, color: torch.Tensor, noise: float,
@@ -239,9 +231,9 @@ def moving_shape(
     dy, dx = _check_velocity(velocity)
     if shape not in ("square", "disc"):
         raise ValueError(f"shape must be 'square' or 'disc', got {shape!r}")
-    extent = float(max(size // 4, 2)) if extent is None else _check_number(extent, "extent",
+    extent = float(max(size // 4, 2)) if extent is None else check_number(extent, "extent",
                                                                             minimum=1.0)
-    noise = _check_number(noise, "noise", minimum=0.0)
+    noise = check_number(noise, "noise", minimum=0.0)
     generator = torch.Generator().manual_seed(seed)
     starts = []
     for axis, step in (("dy (rows)", dy), ("dx (columns)", dx)):
@@ -310,18 +302,18 @@ def drifting_grating(
         - clip: (1, C, T, H, W) with T = frames, H = W = size.
     """
     frames, size, channels = _check_sizes(frames, size, channels)
-    direction = _check_number(direction, "direction")
-    speed = _check_number(speed, "speed", minimum=0.0)
-    period = _check_number(period, "period")
+    direction = check_number(direction, "direction")
+    speed = check_number(speed, "speed", minimum=0.0)
+    period = check_number(period, "period")
     if period < 2:
         raise ValueError(
             f"period must be at least 2 pixels, got {period:g}: a finer grating cannot be "
             "drawn on the pixel grid (it aliases into a coarser one)"
         )
-    contrast = _check_number(contrast, "contrast", minimum=0.0)
+    contrast = check_number(contrast, "contrast", minimum=0.0)
     if contrast > 1:
         raise ValueError(f"contrast must be in [0, 1], got {contrast:g}")
-    noise = _check_number(noise, "noise", minimum=0.0)
+    noise = check_number(noise, "noise", minimum=0.0)
     generator = torch.Generator().manual_seed(seed)
     phase = float(torch.rand(1, generator=generator)) * 2 * math.pi
     theta = math.radians(direction)
@@ -371,14 +363,14 @@ def bouncing_ball(
     """
     frames, size, channels = _check_sizes(frames, size, channels)
     dy, dx = _check_velocity(velocity)
-    radius = float(max(size // 8, 1)) if radius is None else _check_number(radius, "radius",
+    radius = float(max(size // 8, 1)) if radius is None else check_number(radius, "radius",
                                                                             minimum=0.5)
     if 2 * radius >= size:
         raise ValueError(
             f"a ball of radius {radius:g} does not fit in a {size}-pixel frame "
             f"(2·radius must be < size); use a smaller radius or a larger size"
         )
-    noise = _check_number(noise, "noise", minimum=0.0)
+    noise = check_number(noise, "noise", minimum=0.0)
     generator = torch.Generator().manual_seed(seed)
     low, high = radius, size - radius  # the centre's free range along each axis
     start = [low + float(torch.rand(1, generator=generator)) * (high - low) for _ in range(2)]
@@ -454,7 +446,7 @@ def flash(
             f"only frames 0 to {frames - 1}; it must switch off before the end (onset + "
             f"duration < frames)"
         )
-    noise = _check_number(noise, "noise", minimum=0.0)
+    noise = check_number(noise, "noise", minimum=0.0)
     generator = torch.Generator().manual_seed(seed)
     image = _texture(size, generator)
     envelope = torch.zeros(frames, dtype=torch.float64)
@@ -495,7 +487,7 @@ def static_scene(
         - clip: (1, C, T, H, W) with T = frames, H = W = size.
     """
     frames, size, channels = _check_sizes(frames, size, channels)
-    noise = _check_number(noise, "noise", minimum=0.0)
+    noise = check_number(noise, "noise", minimum=0.0)
     generator = torch.Generator().manual_seed(seed)
     images = torch.stack([_texture(size, generator) for _ in range(channels)])  # (C, H, W)
     clip = images[:, None].expand(channels, frames, size, size)
@@ -527,8 +519,8 @@ def make_clip(kind: str, frames: int = 16, size: int = 32, *, direction: float =
     Shape:
         - clip: (1, C, T, H, W) with T = frames, H = W = size.
     """
-    theta = math.radians(_check_number(direction, "direction"))
-    speed = _check_number(speed, "speed", minimum=0.0)
+    theta = math.radians(check_number(direction, "direction"))
+    speed = check_number(speed, "speed", minimum=0.0)
     # Rounded so that 90° gives dx = 0, not 6e-17 (which would print as noise).
     velocity = (round(speed * math.sin(theta), 12) + 0.0, round(speed * math.cos(theta), 12) + 0.0)
     common = {"frames": frames, "size": size, "channels": channels, "seed": seed, **options}

@@ -27,7 +27,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ._checks import Triple, as_triple, check_bool, check_clip, check_int
+from ._checks import Triple, as_triple, check_bool, check_clip, check_formula_m, check_int
 
 Size3 = int | Sequence[int]
 Convention = Literal["paper", "torchvision"]
@@ -133,13 +133,8 @@ def _resolve_intermediate(
     if given is not None:
         return check_int(given, "intermediate_channels (M)", minimum=1)
     m = intermediate_channels(in_channels, out_channels, kernel)
-    if m < 1:
-        raise ValueError(
-            f"{layer_name}: the paper's formula gives M = {m} intermediate channels for "
-            f"{in_channels} -> {out_channels} channels with kernel {kernel}; a layer needs "
-            "M >= 1, so pass intermediate_channels=1 or more"
-        )
-    return m
+    return check_formula_m(m, in_channels, out_channels, kernel, who=layer_name,
+                           fix="pass intermediate_channels=1 or more")
 
 
 def _check_batch_statistics(layer: nn.Module, middle: torch.Tensor) -> None:

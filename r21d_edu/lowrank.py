@@ -18,7 +18,8 @@ approximation in Frobenius norm (Eckart–Young), and therefore the best linear
 - `unfold_kernel` / `fold_kernel` — the matrix view and back;
 - `factorize(conv3d, rank)` — the (2+1)D layer (middle BN/ReLU off) of the
   truncated SVD, stride, padding and bias carried over exactly;
-- `compose(layer)` — the `nn.Conv3d` that a linear (2+1)D layer equals;
+- `compose(layer)` — the `nn.Conv3d` that a linear (2+1)D layer equals, with the
+  kernel of `composed_kernel(layer)` (the one place that product is computed);
 - `energy_profile(conv3d)` — the share of squared singular values kept at each
   rank, the rank a target share needs, and what the paper's M keeps;
 - `smooth_kernel` — a seeded, smooth 3D kernel to compare with random ones;
@@ -39,12 +40,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ._checks import Triple, as_triple, check_int
+from ._checks import Triple, as_triple, check_formula_m, check_int
 from .layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv, intermediate_channels
 
 __all__ = [
     "EnergyProfile",
     "compose",
+    "composed_kernel",
     "energy_profile",
     "factorize",
     "fold_kernel",
@@ -150,7 +152,7 @@ def _check_conv3d(conv: object, what: str) -> nn.Conv3d:
 
 
 @contextmanager
-def _one_thread() -> Iterator[None]:
+def one_thread() -> Iterator[None]:
     """Run LAPACK single-threaded for the duration of the block.
 
     The unfolded kernels here are small (192 × 576 for 64 -> 64): one thread
@@ -214,12 +216,8 @@ def factorize(conv: nn.Conv3d, rank: int | None = None) -> SpatioTemporalConv:
     full = _full_rank(weight)
     c_out, c_in, t, d_h, d_w = weight.shape
     if rank is None:
-        rank = intermediate_channels(c_in, c_out, (t, d_h, d_w))
-        if rank < 1:
-            raise ValueError(
-                f"the paper's formula gives M = {rank} for {c_in} -> {c_out} channels with "
-                f"kernel {(t, d_h, d_w)}; pass a rank between 1 and {full}"
-            )
+        rank = check_formula_m(intermediate_channels(c_in, c_out, (t, d_h, d_w)), c_in, c_out,
+                               (t, d_h, d_w), fix=f"pass a rank between 1 and {full}")
     rank = check_int(rank, "rank", minimum=1)
     if rank > full:
         raise ValueError(
@@ -227,7 +225,7 @@ def factorize(conv: nn.Conv3d, rank: int | None = None) -> SpatioTemporalConv:
             f"min({c_out}·{t}, {c_in}·{d_h}·{d_w}) = {full}, got {rank}; a larger rank "
             f"adds only zero channels — use rank={full} for an exact factorization"
         )
-    with _one_thread():
+    with one_thread():
         u, s, vh = torch.linalg.svd(unfold_kernel(weight.double()), full_matrices=False)
     root = s[:rank].sqrt()
     temporal = (u[:, :rank] * root).reshape(c_out, t, rank).permute(0, 2, 1)
@@ -242,6 +240,24 @@ def factorize(conv: nn.Conv3d, rank: int | None = None) -> SpatioTemporalConv:
         if conv.bias is not None:
             layer.temporal.bias.copy_(conv.bias)
     return layer
+
+
+def composed_kernel(layer: SpatioTemporalConv | NaiveConv2Plus1d) -> torch.Tensor:
+    """The 3D kernel of a (2+1)D layer's two convs, composed as if nothing sat between them.
+
+    ``W[o, i, τ, y, x] = Σ_m temporal[o, m, τ] · spatial[m, i, y, x]``. For a layer
+    built with ``middle_bn_relu=False`` this is the kernel the layer applies (see
+    `compose`); with BN + ReLU in the middle it is the kernel of the layer's linear
+    part only, which callers must say (``viz.effective_kernel(..., ignore_bn_relu=True)``).
+
+    Shape:
+        - Output: (C_out, C_in, t, d_h, d_w), like ``nn.Conv3d.weight``, detached.
+    """
+    t, d_h, d_w = layer.kernel_size
+    m = layer.intermediate_channels
+    temporal = layer.temporal.weight.detach().reshape(layer.out_channels, m, t)
+    spatial = layer.spatial.weight.detach().reshape(m, layer.in_channels, d_h, d_w)
+    return torch.einsum("omt,mihw->oithw", temporal, spatial)
 
 
 def compose(layer: SpatioTemporalConv | NaiveConv2Plus1d) -> FullConv3d:
@@ -277,11 +293,7 @@ def compose(layer: SpatioTemporalConv | NaiveConv2Plus1d) -> FullConv3d:
             "BatchNorm in training mode depends on the batch. Build the layer with "
             "middle_bn_relu=False (factorize does) to compose it"
         )
-    t, d_h, d_w = layer.kernel_size
-    m = layer.intermediate_channels
-    temporal = layer.temporal.weight.detach().reshape(layer.out_channels, m, t)
-    spatial = layer.spatial.weight.detach().reshape(m, layer.in_channels, d_h, d_w)
-    kernel = torch.einsum("omt,mihw->oithw", temporal, spatial)
+    kernel = composed_kernel(layer)
     conv = FullConv3d(
         layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
         bias=layer.temporal.bias is not None,
@@ -395,7 +407,7 @@ def energy_profile(conv_or_kernel: nn.Conv3d | torch.Tensor) -> EnergyProfile:
     else:
         weight = _check_kernel(conv_or_kernel).detach()
     c_out, c_in, t, d_h, d_w = weight.shape
-    with _one_thread():
+    with one_thread():
         s = torch.linalg.svdvals(unfold_kernel(weight.double().cpu()))
     squares = s * s
     total = float(squares.sum())
@@ -478,9 +490,9 @@ def smooth_kernel(
                                 + f_w[None, None, :] ** 2))
     coeffs = torch.randn(c_out, c_in, *sizes, generator=generator, dtype=torch.float64) * scale
     # The 3D inverse DCT of every channel pair at once: one small matrix product with
-    # the Kronecker product of the three 1D bases (one thread: see `_one_thread`).
+    # the Kronecker product of the three 1D bases (one thread: see `one_thread`).
     basis = torch.kron(torch.kron(b_t, b_h), b_w)
-    with _one_thread():
+    with one_thread():
         kernel = (coeffs.reshape(c_out * c_in, -1) @ basis).reshape(c_out, c_in, *sizes)
     # Same overall size as nn.Conv3d's default init, so plots compare like with like.
     fan_in = c_in * math.prod(sizes)

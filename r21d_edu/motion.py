@@ -36,8 +36,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_index, check_int
-from .data import _check_number, drifting_grating
+from ._checks import check_index, check_int, check_number
+from .data import drifting_grating
 from .layers import FullConv3d, method_of
 
 __all__ = [
@@ -395,7 +395,7 @@ def motion_tuning(
     if not isinstance(filters, Mapping) or not filters:
         raise ValueError("filters must be a non-empty mapping name -> taps, layer or "
                          "(layer, out_channel)")
-    period = _check_number(period, "period")
+    period = check_number(period, "period")
     if speeds is None:
         speeds = np.linspace(0.0, period, 33)
     speeds_ = _as_array(speeds, "speeds", minimum=0.0)

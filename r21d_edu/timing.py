@@ -57,7 +57,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ._checks import check_int
 from .counting import count_macs
 from .layers import method_of
-from .methods import METHOD_LABELS, METHODS
+from .methods import METHOD_LABELS, METHODS, check_method
 
 if TYPE_CHECKING:  # figures are drawn by r21d_edu.viz, imported only when one is asked for
     from matplotlib.figure import Figure
@@ -946,8 +946,7 @@ def _contestant(
     variant: Variant, shape: tuple[int, ...], dtype: torch.dtype, mode: Mode, input_bytes: int
 ) -> _Contestant:
     method = variant.method or infer_method(variant.module)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    check_method(method)
     if mode == "training" and getattr(variant.module, "inference_only", False):
         raise ValueError(
             f"{type(variant.module).__name__} is inference-only (its BatchNorm is folded into "

@@ -28,7 +28,8 @@ from ._common import as_clip, check_index, method_of, new_figure, symmetric_limi
 from .kernels import draw_mosaic
 from .style import METHOD_COLORS, METHOD_LABELS
 
-__all__ = ["feature_maps", "layer_output", "middle_feature_maps", "middle_output"]
+__all__ = ["feature_maps", "layer_output", "middle_feature_maps", "middle_output",
+           "output_feature_maps"]
 
 
 @contextmanager
@@ -169,12 +170,15 @@ def feature_maps(
         - Input: (N, C_in, T, H, W)
         - Shown: (T', C_out) images of (H', W') from the (N, C_out, T', H', W') output.
     """
-    return _output_figure(layer, layer_output(layer, clip), clip, channels=channels,
+    return output_feature_maps(layer, layer_output(layer, clip), clip, channels=channels,
                           frames=frames, sample=sample, channel_names=channel_names, title=title)
 
 
-def _output_figure(layer: nn.Module, out: torch.Tensor, clip: Any, **options: Any) -> Figure:
-    """`feature_maps` for an output already computed (the explorer computes it once)."""
+def output_feature_maps(layer: nn.Module, out: torch.Tensor, clip: Any, **options: Any) -> Figure:
+    """`feature_maps` for an output already computed (the explorer computes it once).
+
+    ``options`` are `feature_maps`' keywords (all of them), plus ``colorbar``.
+    """
     method = method_of(layer)
     what = clip.describe() if isinstance(clip, SyntheticClip) else f"a clip {tuple(clip.shape)}"
     default = f"{METHOD_LABELS[method]} output {tuple(out.shape)} on {what}"

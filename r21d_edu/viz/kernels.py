@@ -31,7 +31,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..layers import NaiveConv2Plus1d, SpatioTemporalConv
-from ..lowrank import compose, unfold_kernel
+from ..lowrank import composed_kernel, unfold_kernel
 from ._common import (
     KNOWN_LAYERS,
     TWO_PLUS_ONE,
@@ -57,18 +57,6 @@ CMAP = "RdBu_r"  # diverging: white is zero, so sign and size read at a glance
 # --------------------------------------------------------------------------
 # Which kernel does a layer apply?
 # --------------------------------------------------------------------------
-
-
-def _linear_copy(layer: SpatioTemporalConv | NaiveConv2Plus1d) -> SpatioTemporalConv:
-    """The layer's two convs with BN and ReLU removed (a different function!)."""
-    config = {**layer.config, "middle_bn_relu": False}
-    linear = SpatioTemporalConv(**config).to(dtype=layer.spatial.weight.dtype)
-    with torch.no_grad():
-        linear.spatial.weight.copy_(layer.spatial.weight.reshape(linear.spatial.weight.shape))
-        linear.temporal.weight.copy_(layer.temporal.weight.reshape(linear.temporal.weight.shape))
-        if linear.temporal.bias is not None:
-            linear.temporal.bias.copy_(layer.temporal.bias)
-    return linear
 
 
 def effective_kernel(layer: Any, *, ignore_bn_relu: bool = False) -> torch.Tensor:
@@ -113,8 +101,7 @@ def effective_kernel(layer: Any, *, ignore_bn_relu: bool = False) -> torch.Tenso
                 "or pass ignore_bn_relu=True to see the kernel of its two convs composed as if "
                 "BN and ReLU were absent"
             )
-        layer = _linear_copy(layer)
-    return compose(layer).weight.detach()
+    return composed_kernel(layer)
 
 
 def _kernel_and_label(layer: Any, ignore_bn_relu: bool) -> tuple[torch.Tensor, str, str | None]:

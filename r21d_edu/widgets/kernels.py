@@ -26,14 +26,14 @@ from torch import nn
 from .._checks import check_int
 from ..data import CLIP_KINDS, SyntheticClip, make_clip
 from ..layers import NaiveConv2Plus1d
-from ..lowrank import _one_thread, factorize
+from ..methods import LAYER_METHODS, Method, check_method
+from ..lowrank import factorize, one_thread
 from ..motion import MOTION_KERNEL_NAMES, motion_kernels
-from ..viz.features import _output_figure, layer_output, middle_feature_maps
+from ..viz.features import layer_output, middle_feature_maps, output_feature_maps
 from ._base import figure_to_png, safely
 
 __all__ = ["FeatureExplorer", "FeatureView", "feature_explorer", "feature_view"]
 
-Method = Literal["3d", "naive", "2plus1d"]
 View = Literal["output", "middle"]
 
 # The bank's unfolded kernel is (4 outputs · 3 frames) × (1 input · 5 · 5): full rank 12.
@@ -101,21 +101,20 @@ def feature_view(
     Shape:
         - Clip: (1, 1, frames, size, size); output (1, 4, frames, size, size).
     """
-    if method not in ("3d", "naive", "2plus1d"):
-        raise ValueError(f"method must be '3d', 'naive' or '2plus1d', got {method!r}")
+    check_method(method, "method", LAYER_METHODS)
     if view not in ("output", "middle"):
         raise ValueError(f"view must be 'output' or 'middle', got {view!r}")
     layer = _layer(method, check_int(rank, "rank", minimum=1))
     clip = make_clip(kind, frames, size, direction=direction, speed=speed, seed=0)
     # Tiny convs run faster on one thread than spread over busy cores (see lowrank).
-    with _one_thread():
+    with one_thread():
         if view == "middle":
             return FeatureView(clip, layer, middle_feature_maps(layer, clip), {})
         out = layer_output(layer, clip)
     inner = out[:, :, 1:-1]  # frames that saw no temporal zero padding
     rms = {name: float(inner[:, c].pow(2).mean().sqrt()) for c, name in
            enumerate(MOTION_KERNEL_NAMES)}
-    figure = _output_figure(layer, out, clip, channels=None, frames=None, sample=0,
+    figure = output_feature_maps(layer, out, clip, channels=None, frames=None, sample=0,
                             channel_names=MOTION_KERNEL_NAMES, title=None, colorbar=False)
     return FeatureView(clip, layer, figure, rms)
 
