@@ -1,0 +1,188 @@
+"""How long an explorer takes to answer one control change, before and after a change.
+
+Usage (from the repository root, with the package's environment active)::
+
+    python benchmarks/explorers.py --baseline 8f79a86 --changes 60
+
+For each explorer (budget, layer, rank, feature maps) it applies the same seeded
+sequence of random control changes to the explorer of the ``--baseline`` commit
+(exported with ``git archive``) and to the one of the working tree, each in its own
+fresh Python process, alternating which goes first, in one run — so both see the
+same machine load. One change is one ``control.value = ...``: ipywidgets calls the
+observers synchronously, so the time is what the kernel spends before the front end
+can show the new view (the browser's own drawing is not included). The first
+``--warmup`` changes of each process are thrown away (imports, font caches).
+
+Writes ``benchmarks/explorers/results.json`` (every latency, the environment and
+the load average before and after) and ``results.md`` (p50 / p95 / max per explorer).
+Targets (issue 12, on a quiet 2-core machine): budget and layer p95 <= 100 ms,
+rank and feature-map p95 <= 250 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPLORERS = {  # name: (module, class, target p95 in ms)
+    "budget": ("r21d_edu.widgets.budget", "BudgetExplorer", 100),
+    "layer": ("r21d_edu.widgets.layers", "LayerExplorer", 100),
+    "rank": ("r21d_edu.widgets.budget", "RankExplorer", 250),
+    "feature": ("r21d_edu.widgets.kernels", "FeatureExplorer", 250),
+}
+
+
+def _choices(control: object) -> list:
+    """The values a user can give a control (sliders: every step; toggles: every option)."""
+    import ipywidgets as w
+
+    if isinstance(control, (w.IntSlider, w.FloatSlider)):
+        steps = round((control.max - control.min) / control.step)
+        values = [control.min + i * control.step for i in range(steps + 1)]
+        return [round(v, 6) if isinstance(control, w.FloatSlider) else int(v) for v in values]
+    options = control.options
+    return [o[1] if isinstance(o, tuple) else o for o in options]
+
+
+def worker(name: str, changes: int, warmup: int, seed: int) -> dict:
+    """Run in a fresh process: build one explorer and time `changes` random changes."""
+    import importlib
+
+    module, cls, _ = EXPLORERS[name]
+    start = time.perf_counter()
+    explorer = getattr(importlib.import_module(module), cls)()
+    build_ms = 1000 * (time.perf_counter() - start)
+    rng = random.Random(seed)
+    names = sorted(explorer.controls)
+    latencies, flagged = [], 0
+    for index in range(warmup + changes):
+        control = explorer.controls[rng.choice(names)]
+        options = [v for v in _choices(control) if v != control.value]
+        if not options:
+            continue
+        value = rng.choice(options)
+        start = time.perf_counter()
+        control.value = value
+        elapsed = 1000 * (time.perf_counter() - start)
+        if index >= warmup:
+            latencies.append(elapsed)
+            flagged += bool(explorer.message.value)
+    return {"build_ms": build_ms, "latencies_ms": latencies, "flagged": flagged,
+            "package": str(Path(importlib.import_module("r21d_edu").__file__).parent)}
+
+
+def _export(rev: str, folder: Path) -> None:
+    archive = subprocess.run(["git", "archive", rev, "r21d_edu"], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+
+
+def _run(name: str, path: Path, args: argparse.Namespace) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(path), "MPLBACKEND": "Agg"}
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", name, "--changes", str(args.changes),
+         "--warmup", str(args.warmup), "--seed", str(args.seed)],
+        cwd=tempfile.gettempdir(), env=env, check=True, capture_output=True, text=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if not result["package"].startswith(str(path)):
+        raise RuntimeError(f"{name}: imported {result['package']}, expected one under {path}")
+    return result
+
+
+def _summary(latencies: list[float]) -> dict:
+    ordered = sorted(latencies)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"n": len(ordered), "p50_ms": statistics.median(ordered), "p95_ms": p95,
+            "max_ms": ordered[-1]}
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline", default="8f79a86", help="commit to compare against")
+    parser.add_argument("--changes", type=int, default=60, help="timed changes per explorer")
+    parser.add_argument("--warmup", type=int, default=3, help="changes thrown away first")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="*", choices=sorted(EXPLORERS), default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "explorers")
+    parser.add_argument("--worker", choices=sorted(EXPLORERS), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.changes, args.warmup, args.seed)))
+        return
+
+    import torch
+
+    baseline = subprocess.run(["git", "rev-parse", "--short", args.baseline], cwd=ROOT,
+                              check=True, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    record = {"baseline": baseline, "after": f"working tree at {head}",
+              "uptime_before": _uptime(), "cpus": os.cpu_count(),
+              "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+              "torch": torch.__version__, "changes": args.changes, "warmup": args.warmup,
+              "seed": args.seed, "explorers": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        before = Path(tmp)
+        _export(args.baseline, before)
+        for index, name in enumerate(args.only or EXPLORERS):
+            order = [("before", before), ("after", ROOT)]
+            if index % 2:
+                order.reverse()  # alternate, so neither side always runs on a warmer machine
+            runs = {side: _run(name, path, args) for side, path in order}
+            record["explorers"][name] = {
+                "target_p95_ms": EXPLORERS[name][2],
+                **{side: {**_summary(r["latencies_ms"]), "build_ms": r["build_ms"],
+                          "flagged": r["flagged"], "latencies_ms": r["latencies_ms"]}
+                   for side, r in runs.items()}}
+            print(name, {s: round(record["explorers"][name][s]["p95_ms"], 1) for s in runs},
+                  flush=True)
+    record["uptime_after"] = _uptime()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(record, indent=1) + "\n")
+    lines = [
+        "# Explorer latency per control change, before and after",
+        "",
+        f"`python benchmarks/explorers.py --baseline {args.baseline} --changes {args.changes}`: "
+        f"the same {args.changes} seeded random changes per explorer (after {args.warmup} "
+        f"thrown away), baseline `{baseline}` against the {record['after']}, alternating, in "
+        "one run; each in a fresh process.",
+        "",
+        f"- machine: {record['cpus']} CPUs, torch {record['torch']} "
+        f"({record['torch_threads']} threads), Python {record['python']}",
+        f"- load before: `{record['uptime_before']}`",
+        f"- load after: `{record['uptime_after']}`",
+        "",
+        "| explorer | target p95 | before p50 | before p95 | after p50 | after p95 | after max |"
+        " flagged (after) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in record["explorers"].items():
+        b, a = row["before"], row["after"]
+        lines.append(f"| {name} | {row['target_p95_ms']} ms | {b['p50_ms']:.0f} ms | "
+                     f"{b['p95_ms']:.0f} ms | {a['p50_ms']:.0f} ms | {a['p95_ms']:.0f} ms | "
+                     f"{a['max_ms']:.0f} ms | {a['flagged']} of {a['n']} |")
+    lines += ["", "The load average is part of the result: on a shared machine every number "
+              "here is an upper bound of what a quiet machine gives."]
+    (args.out / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
