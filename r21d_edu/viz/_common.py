@@ -19,7 +19,7 @@ from ..layers import KNOWN_LAYERS, NaiveConv2Plus1d, SpatioTemporalConv, method_
 # check_index and method_of live below viz (figures and core share them); they are
 # re-exported here because the figure modules have always found them here.
 __all__ = ["KNOWN_LAYERS", "TWO_PLUS_ONE", "as_clip", "check_index", "figure_to_png",
-           "hide_ticks", "method_of", "new_figure", "symmetric_limit"]
+           "hide_ticks", "method_of", "new_figure", "render_png", "symmetric_limit"]
 
 TWO_PLUS_ONE = (SpatioTemporalConv, NaiveConv2Plus1d)
 
@@ -44,6 +44,18 @@ def figure_to_png(fig: Figure, dpi: int = 90) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     fig.clear()
+    return buffer.getvalue()
+
+
+def render_png(fig: Figure, dpi: int = 72) -> bytes:
+    """Render a live figure to PNG bytes and keep it, for the next update of its data.
+
+    Unlike `figure_to_png` it neither crops (``bbox_inches="tight"`` draws the
+    figure twice) nor frees the figure: an explorer redraws the same figure on
+    every change, laid out by its constrained layout.
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
 
 

@@ -30,7 +30,7 @@ from ..layers import intermediate_channels
 from ._common import new_figure
 from .style import METHOD_COLORS, METHOD_LABELS
 
-__all__ = ["cost_sweep_figure", "cost_vs_kernel_size", "cost_vs_m", "cost_vs_width",
+__all__ = ["BudgetBars", "cost_sweep_figure", "cost_vs_kernel_size", "cost_vs_m", "cost_vs_width",
            "intermediate_channels_figure"]
 
 # Kernels are not methods: their curves get neutral colours, never the method colours.
@@ -345,3 +345,49 @@ def intermediate_channels_figure(
     left.legend(fontsize="small", title="kernel t × d × d")
     fig.suptitle("The paper's M = ⌊t·d²·N_in·N_out / (d²·N_in + t·N_out)⌋")
     return fig
+
+
+class BudgetBars:
+    """Bars of a (2+1)D conv's weights, FLOPs and activations relative to the 3D conv's.
+
+    The figure stays alive: `update` moves the bars and their labels instead of
+    drawing a new figure, which is what lets the budget explorer answer a slider
+    at once.
+
+    Args:
+        ratios: (2+1)D / 3D for ``"params"``, ``"flops"`` and ``"memory"``.
+        m: the (2+1)D layer's M, for the legend.
+
+    Attributes:
+        figure: the matplotlib `Figure` (3D bars at 100 %, (2+1)D bars beside them).
+    """
+
+    NAMES = ("conv weights", "FLOPs", "activations")
+    KEYS = ("params", "flops", "memory")
+
+    def __init__(self, ratios: Mapping[str, float], m: int) -> None:
+        self.figure = Figure(figsize=(4.6, 2.6), layout="constrained")
+        ax = self.figure.add_subplot()
+        positions = range(len(self.NAMES))
+        ax.bar([p - 0.2 for p in positions], [100] * 3, width=0.4, color=METHOD_COLORS["3d"],
+               label=METHOD_LABELS["3d"])
+        self._bars = ax.bar([p + 0.2 for p in positions], [100] * 3, width=0.4,
+                            color=METHOD_COLORS["2plus1d"], label=METHOD_LABELS["2plus1d"])
+        self._labels = [ax.text(p + 0.2, 100, "", ha="center", va="bottom", fontsize=8)
+                        for p in positions]
+        ax.set_xticks(list(positions), self.NAMES)
+        ax.set_ylabel("% of the 3D conv")
+        ax.set_title("(2+1)D cost relative to the 3D conv", fontsize=9)
+        self._legend = ax.legend(fontsize=7, loc="upper left")
+        self._ax = ax
+        self.update(ratios, m)
+
+    def update(self, ratios: Mapping[str, float], m: int) -> None:
+        """Show new ratios and M (the figure is redrawn when it is next rendered)."""
+        values = [100 * ratios[k] for k in self.KEYS]
+        for bar, label, value in zip(self._bars, self._labels, values, strict=True):
+            bar.set_height(value)
+            label.set_y(value)
+            label.set_text(f"{value:.0f}%")
+        self._legend.get_texts()[1].set_text(f"{METHOD_LABELS['2plus1d']}, M = {m}")
+        self._ax.set_ylim(0, max(values + [100]) * 1.2)

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from ..lowrank import EnergyProfile
 from .style import METHOD_COLORS
 
-__all__ = ["energy_figure"]
+__all__ = ["EnergyCurve", "energy_figure"]
 
 
 def energy_figure(
@@ -54,3 +54,48 @@ def energy_figure(
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")
     return fig
+
+
+class EnergyCurve:
+    """Energy kept against rank for one kernel, with a chosen rank and the paper's M.
+
+    The figure stays alive: `update` moves the curve and the marks instead of
+    drawing a new figure (the rank explorer's slider).
+
+    Args:
+        profile: an `EnergyProfile`.
+        rank: the rank to mark.
+
+    Attributes:
+        figure: the matplotlib `Figure`.
+    """
+
+    def __init__(self, profile: EnergyProfile, rank: int) -> None:
+        self.figure = Figure(figsize=(4.6, 2.6), layout="constrained")
+        ax = self.figure.add_subplot()
+        (self._curve,) = ax.plot([], [], color="#333333")
+        self._paper = ax.axvline(1, color=METHOD_COLORS["2plus1d"], linestyle="--", label=" ")
+        (self._mark,) = ax.plot([], [], "o", color=METHOD_COLORS["2plus1d"], label=" ")
+        ax.set_ylabel("energy kept (%)")
+        ax.set_ylim(0, 101)
+        ax.set_title("Energy kept by the best rank-M (2+1)D layer", fontsize=9)
+        ax.grid(alpha=0.3)
+        self._legend = ax.legend(fontsize=7, loc="lower right")
+        self._ax = ax
+        self._profile: EnergyProfile | None = None
+        self.update(profile, rank)
+
+    def update(self, profile: EnergyProfile, rank: int) -> None:
+        """Show another profile or rank (the figure is redrawn when it is next rendered)."""
+        if profile is not self._profile:
+            full = profile.full_rank
+            self._curve.set_data(range(1, full + 1), [100 * e for e in profile.energy])
+            self._paper.set_xdata([profile.paper_rank, profile.paper_rank])
+            self._legend.get_texts()[0].set_text(f"paper's M = {profile.paper_rank}")
+            # The margins matplotlib's autoscaling would give the curve (5 % each side).
+            pad = 0.05 * max(full - 1, 1)
+            self._ax.set_xlim(1 - pad, full + pad)
+            self._ax.set_xlabel(f"rank M (full rank {full})")
+            self._profile = profile
+        self._mark.set_data([rank], [100 * profile.energy_at(rank)])
+        self._legend.get_texts()[1].set_text(f"rank {rank}")

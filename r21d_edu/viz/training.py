@@ -82,7 +82,7 @@ def training_curves(history: Iterable[Any], models: Sequence[str] | None = None,
     if unknown:
         raise ValueError(f"no history for {unknown}; the history holds {present}")
     seeds = {(str(r["model"]), int(r["seed"])) for r in rows}
-    fig = new_figure(9.5, 3.6)
+    fig = new_figure(11.0, 3.6)
     axes = fig.subplots(1, 2, sharey=True)
     for ax, metric, name in zip(axes, ("train_error", "val_accuracy"),
                                 ("training error", "validation error")):
@@ -101,6 +101,7 @@ def training_curves(history: Iterable[Any], models: Sequence[str] | None = None,
     axes[0].set_ylabel("error (%)")
     axes[0].axhline(100 * 7 / 8, color="0.5", ls=":", lw=1)
     axes[1].axhline(100 * 7 / 8, color="0.5", ls=":", lw=1, label="chance (87.5 %)")
-    axes[1].legend(fontsize=8, loc="upper right", framealpha=0.9)
+    # Outside the panels: with eight models a legend inside would hide the curves.
+    fig.legend(*axes[1].get_legend_handles_labels(), fontsize=8, loc="outside right center")
     fig.suptitle(title or "Mean over seeds (line) and lowest to highest seed (band)")
     return fig

@@ -8,6 +8,7 @@ them and draw the result as text and a small PNG.
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -21,8 +22,10 @@ from .._checks import check_int
 from ..counting import LayerCost, compare_costs
 from ..layers import block_intermediate_channels
 from ..lowrank import EnergyProfile, energy_profile, smooth_kernel
-from ..viz.style import METHOD_COLORS, METHOD_LABELS
-from ._base import figure_to_png, safely
+from ..viz._common import render_png
+from ..viz.costs import BudgetBars
+from ..viz.energy import EnergyCurve
+from ._base import Explorer
 
 __all__ = [
     "Budget",
@@ -131,28 +134,12 @@ def budget_figure(result: Budget) -> Figure:
         result: a `Budget`.
 
     Returns:
-        A small matplotlib `Figure`.
+        A small matplotlib `Figure` (drawn by `r21d_edu.viz.costs.BudgetBars`).
 
     Shape:
         Not applicable.
     """
-    fig = Figure(figsize=(4.6, 2.6), layout="constrained")
-    ax = fig.add_subplot()
-    names = ["conv weights", "FLOPs", "activations"]
-    values = [100 * result.ratios[k] for k in ("params", "flops", "memory")]
-    positions = range(len(names))
-    ax.bar([p - 0.2 for p in positions], [100] * 3, width=0.4, color=METHOD_COLORS["3d"],
-           label=METHOD_LABELS["3d"])
-    ax.bar([p + 0.2 for p in positions], values, width=0.4, color=METHOD_COLORS["2plus1d"],
-           label=f"{METHOD_LABELS['2plus1d']}, M = {result.m}")
-    for p, v in zip(positions, values, strict=True):
-        ax.text(p + 0.2, v, f"{v:.0f}%", ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(list(positions), names)
-    ax.set_ylabel("% of the 3D conv")
-    ax.set_title("(2+1)D cost relative to the 3D conv", fontsize=9)
-    ax.set_ylim(0, max(values + [100]) * 1.2)
-    ax.legend(fontsize=7, loc="upper left")
-    return fig
+    return BudgetBars(result.ratios, result.m).figure
 
 
 def _budget_html(result: Budget) -> str:
@@ -176,7 +163,7 @@ def _budget_html(result: Budget) -> str:
     )
 
 
-class BudgetExplorer(w.VBox):
+class BudgetExplorer(Explorer):
     """Sliders for a block's channels and kernel; M, its arithmetic, and the costs.
 
     Attributes:
@@ -185,12 +172,13 @@ class BudgetExplorer(w.VBox):
         summary: HTML with M's arithmetic and the cost table.
         plot: `ipywidgets.Image` with the relative-cost bars.
         message: empty, or why the current setting cannot work.
+        stale: True while the view shows an earlier setting (see `Explorer`).
         result: the `Budget` on screen (the last valid one).
     """
 
     def __init__(self) -> None:
         slider = {"continuous_update": False, "style": {"description_width": "90px"}}
-        self.controls = {
+        controls = {
             "in_channels": w.IntSlider(64, min=1, max=512, description="C_in (block)", **slider),
             "out_channels": w.IntSlider(128, min=1, max=512, description="C_out", **slider),
             "t": w.IntSlider(3, min=1, max=7, description="t (time)", **slider),
@@ -204,24 +192,32 @@ class BudgetExplorer(w.VBox):
         }
         self.summary = w.HTML()
         self.plot = w.Image(format="png")
-        self.message = w.HTML()
         self.result: Budget | None = None
-        redraw = safely(self._redraw, self.message)
-        for control in self.controls.values():
-            control.observe(redraw, names="value")
-        redraw()
-        left = w.VBox(list(self.controls.values()))
-        super().__init__([w.HBox([left, w.VBox([self.summary, self.plot])]), self.message])
+        self._bars: BudgetBars | None = None
+        view = w.VBox([self.summary, self.plot])
+        self._start(controls, view, [w.HBox([w.VBox(list(controls.values())), view])])
 
-    def _redraw(self) -> None:
+    def _ignored(self) -> dict[str, str]:
+        c = self.controls
+        if c["convention"].value == "paper" and c["position"].value == "conv2":
+            return {"in_channels": "C_in (block) is not used here: conv2 maps C_out -> C_out, "
+                                   "and the paper computes its M from conv2's own channels."}
+        return {}
+
+    def _update(self) -> None:
         value = {name: control.value for name, control in self.controls.items()}
-        self.result = budget(
+        result = budget(
             value["in_channels"], value["out_channels"], value["t"], value["d"],
             convention=value["convention"], position=value["position"],
             frames=value["frames"], size=value["size"],
         )
-        self.summary.value = _budget_html(self.result)
-        self.plot.value = figure_to_png(budget_figure(self.result), dpi=72)
+        if self._bars is None:
+            self._bars = BudgetBars(result.ratios, result.m)
+        else:
+            self._bars.update(result.ratios, result.m)
+        self.summary.value = _budget_html(result)
+        self.plot.value = render_png(self._bars.figure, dpi=72)
+        self.result = result
 
 
 # --------------------------------------------------------------------------
@@ -235,8 +231,11 @@ def _profile(kernel: str, channels: int, t: int, d: int) -> EnergyProfile:
     if kernel == "smooth":
         weight = smooth_kernel(channels, channels, (t, d, d), seed=0)
     else:
-        torch.manual_seed(0)
-        weight = nn.Conv3d(channels, channels, (t, d, d), bias=False).weight.detach()
+        # nn.Conv3d's default init drawn from a generator of our own: the same numbers as
+        # after torch.manual_seed(0), without resetting the notebook's random stream.
+        weight = torch.empty(channels, channels, t, d, d)
+        nn.init.kaiming_uniform_(weight, a=math.sqrt(5),
+                                 generator=torch.Generator().manual_seed(0))
     return energy_profile(weight)
 
 
@@ -246,8 +245,9 @@ def rank_energy(
     """The energy profile of a seeded C -> C kernel and a sentence on ``rank``.
 
     Args:
-        kernel: ``"random"`` (``nn.Conv3d`` default init after
-            ``torch.manual_seed(0)``) or ``"smooth"`` (`smooth_kernel`, seed 0).
+        kernel: ``"random"`` (``nn.Conv3d``'s default init, the numbers it draws
+            after ``torch.manual_seed(0)``, from a local generator: the global
+            random stream is left alone) or ``"smooth"`` (`smooth_kernel`, seed 0).
         channels: C of the C -> C conv.
         t: temporal kernel size.
         d: spatial kernel size.
@@ -280,28 +280,15 @@ def rank_figure(profile: EnergyProfile, rank: int) -> Figure:
         rank: the rank to mark.
 
     Returns:
-        A small matplotlib `Figure`.
+        A small matplotlib `Figure` (drawn by `r21d_edu.viz.energy.EnergyCurve`).
 
     Shape:
         Not applicable.
     """
-    fig = Figure(figsize=(4.6, 2.6), layout="constrained")
-    ax = fig.add_subplot()
-    ax.plot(range(1, profile.full_rank + 1), [100 * e for e in profile.energy], color="#333333")
-    ax.axvline(profile.paper_rank, color=METHOD_COLORS["2plus1d"], linestyle="--",
-               label=f"paper's M = {profile.paper_rank}")
-    ax.plot([rank], [100 * profile.energy_at(rank)], "o", color=METHOD_COLORS["2plus1d"],
-            label=f"rank {rank}")
-    ax.set_xlabel(f"rank M (full rank {profile.full_rank})")
-    ax.set_ylabel("energy kept (%)")
-    ax.set_ylim(0, 101)
-    ax.set_title("Energy kept by the best rank-M (2+1)D layer", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    return fig
+    return EnergyCurve(profile, rank).figure
 
 
-class RankExplorer(w.VBox):
+class RankExplorer(Explorer):
     """Pick a kernel and a rank; see the energy the best rank-M (2+1)D layer keeps.
 
     Attributes:
@@ -309,16 +296,17 @@ class RankExplorer(w.VBox):
         summary: HTML with the energy at the rank and the paper's M.
         plot: `ipywidgets.Image` with the energy curve.
         message: empty, or why the current setting cannot work.
+        stale: True while the view shows an earlier setting (see `Explorer`).
         profile: the `EnergyProfile` on screen.
     """
 
     def __init__(self) -> None:
         slider = {"continuous_update": False, "style": {"description_width": "90px"}}
-        self.controls = {
+        controls = {
             "kernel": w.ToggleButtons(options=["random", "smooth"], value="random",
                                       description="kernel"),
             # Sizes kept small: a new kernel costs one SVD, which must stay well
-            # under the 0.3 s a slider may take; moving the rank reuses it.
+            # under the 0.25 s a change may take; moving the rank reuses it.
             "channels": w.Dropdown(options=[8, 16, 32, 64], value=64, description="C (C -> C)"),
             "t": w.IntSlider(3, min=1, max=3, description="t (time)", **slider),
             "d": w.IntSlider(3, min=1, max=3, description="d (space)", **slider),
@@ -326,30 +314,25 @@ class RankExplorer(w.VBox):
         }
         self.summary = w.HTML()
         self.plot = w.Image(format="png")
-        self.message = w.HTML()
         self.profile: EnergyProfile | None = None
-        self._adjusting = False
-        redraw = safely(self._redraw, self.message)
-        for control in self.controls.values():
-            control.observe(redraw, names="value")
-        redraw()
-        left = w.VBox(list(self.controls.values()))
-        super().__init__([w.HBox([left, w.VBox([self.summary, self.plot])]), self.message])
+        self._curve: EnergyCurve | None = None
+        view = w.VBox([self.summary, self.plot])
+        self._start(controls, view, [w.HBox([w.VBox(list(controls.values())), view])])
 
-    def _redraw(self) -> None:
+    def _update(self) -> None:
         c = self.controls
         full = min(c["channels"].value * c["t"].value, c["channels"].value * c["d"].value ** 2)
-        if self._adjusting:
-            return
         # Keep the rank slider inside 1..full rank so an impossible rank is out of reach;
-        # lowering max may clamp the value, whose change must not redraw a second time.
+        # lowering max may clamp the value, whose change must not update a second time.
         if c["rank"].max != full:
-            self._adjusting = True
-            try:
+            with self._hold():
                 c["rank"].max = full
-            finally:
-                self._adjusting = False
-        self.profile, text = rank_energy(c["kernel"].value, c["channels"].value, c["t"].value,
-                                         c["d"].value, c["rank"].value)
+        profile, text = rank_energy(c["kernel"].value, c["channels"].value, c["t"].value,
+                                    c["d"].value, c["rank"].value)
+        if self._curve is None:
+            self._curve = EnergyCurve(profile, c["rank"].value)
+        else:
+            self._curve.update(profile, c["rank"].value)
         self.summary.value = f"<p>{html.escape(text)}</p>"
-        self.plot.value = figure_to_png(rank_figure(self.profile, c["rank"].value), dpi=72)
+        self.plot.value = render_png(self._curve.figure, dpi=72)
+        self.profile = profile

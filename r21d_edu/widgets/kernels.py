@@ -30,7 +30,7 @@ from ..methods import LAYER_METHODS, Method, check_method
 from ..lowrank import factorize, one_thread
 from ..motion import MOTION_KERNEL_NAMES, motion_kernels
 from ..viz.features import layer_output, middle_feature_maps, output_feature_maps
-from ._base import figure_to_png, safely
+from ._base import Explorer, figure_to_png
 
 __all__ = ["FeatureExplorer", "FeatureView", "feature_explorer", "feature_view"]
 
@@ -134,7 +134,7 @@ def _summary_html(result: FeatureView, method: str, rank: int) -> str:
             "<p><small>Maps: white = 0, red > 0, blue < 0.</small></p>")
 
 
-class FeatureExplorer(w.VBox):
+class FeatureExplorer(Explorer):
     """Choose a clip and a layer; see its feature maps and each channel's RMS response.
 
     Attributes:
@@ -143,12 +143,13 @@ class FeatureExplorer(w.VBox):
         plot: `ipywidgets.Image` with the feature maps (PNG).
         message: empty, or why the current setting cannot work (e.g. the
             middle tensor of a 3D conv).
+        stale: True while the view shows an earlier setting (see `Explorer`).
         result: the `FeatureView` on screen (the last valid one).
     """
 
     def __init__(self) -> None:
         slider = {"continuous_update": False, "style": {"description_width": "80px"}}
-        self.controls = {
+        controls = {
             "kind": w.Dropdown(options=list(CLIP_KINDS), value="moving_shape",
                                description="clip"),
             "direction": w.IntSlider(0, min=0, max=345, step=15, description="direction (°)",
@@ -164,16 +165,22 @@ class FeatureExplorer(w.VBox):
         }
         self.summary = w.HTML()
         self.plot = w.Image(format="png")
-        self.message = w.HTML()
         self.result: FeatureView | None = None
-        redraw = safely(self._redraw, self.message)
-        for control in self.controls.values():
-            control.observe(redraw, names="value")
-        redraw()
-        left = w.VBox([*self.controls.values(), self.summary])
-        super().__init__([w.HBox([left, self.plot]), self.message])
+        view = w.VBox([self.plot])
+        self._start(controls, view, [w.HBox([w.VBox([*controls.values(), self.summary]),
+                                             view])])
 
-    def _redraw(self) -> None:
+    def _ignored(self) -> dict[str, str]:
+        value = {name: control.value for name, control in self.controls.items()}
+        ignored = {}
+        if value["kind"] in ("flash", "static"):
+            reason = f"Direction and speed do not apply: nothing moves in a {value['kind']} clip."
+            ignored.update(direction=reason, speed=reason)
+        if value["method"] == "3d":
+            ignored["rank"] = "Rank M does not apply to the 3D conv (it is the full kernel)."
+        return ignored
+
+    def _update(self) -> None:
         value = {name: control.value for name, control in self.controls.items()}
         if value["view"] == "middle" and value["method"] == "3d":
             raise ValueError("a 3D conv has no middle tensor: only (2+1)D layers go through M "

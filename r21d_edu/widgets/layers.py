@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipywidgets as w
 
 from ..compare import compare_layers
-from ._base import safely
+from ._base import Explorer
 
 
-class LayerExplorer(w.VBox):
+class LayerExplorer(Explorer):
     """Sliders for a conv configuration and the side-by-side of the three layers.
 
     Attributes:
@@ -20,12 +20,13 @@ class LayerExplorer(w.VBox):
             ``t``, ``d``, ``stride``, ``padding``, ``frames``, ``size``).
         summary: HTML with the formula, the parameter table and the shapes.
         message: empty, or why the current setting cannot work.
+        stale: True while the view shows an earlier setting (see `Explorer`).
         comparison: the `LayerComparison` on screen (the last valid one).
     """
 
     def __init__(self) -> None:
         slider = {"continuous_update": False, "style": {"description_width": "110px"}}
-        self.controls = {
+        controls = {
             "in_channels": w.IntSlider(64, min=1, max=512, description="C_in", **slider),
             "out_channels": w.IntSlider(64, min=1, max=512, description="C_out", **slider),
             "t": w.IntSlider(3, min=1, max=7, description="t (time)", **slider),
@@ -36,16 +37,11 @@ class LayerExplorer(w.VBox):
             "size": w.IntSlider(56, min=1, max=112, description="H = W", **slider),
         }
         self.summary = w.HTML()
-        self.message = w.HTML()
         self.comparison = None
-        redraw = safely(self._redraw, self.message)
-        for control in self.controls.values():
-            control.observe(redraw, names="value")
-        redraw()
-        left = w.VBox(list(self.controls.values()))
-        super().__init__([w.HBox([left, self.summary]), self.message])
+        view = w.VBox([self.summary])
+        self._start(controls, view, [w.HBox([w.VBox(list(controls.values())), view])])
 
-    def _redraw(self) -> None:
+    def _update(self) -> None:
         value = {name: control.value for name, control in self.controls.items()}
         self.comparison = compare_layers(
             value["in_channels"],

@@ -10,28 +10,39 @@ a redraw takes several seconds on a small CPU.
 
 from __future__ import annotations
 
+import math
+
 import ipywidgets as w
 import torch
+from torch import nn
 
 from ..fast import make_fast
 from ..layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
 from ..timing import Comparison, Variant, compare
 from ..viz.style import METHOD_LABELS
-from ._base import figure_to_png, safely
+from ._base import Explorer, figure_to_png
 
 
 def _variants(channels: int, seed: int) -> list[Variant]:
-    torch.manual_seed(seed)
-    plain = SpatioTemporalConv(channels, channels, 3, padding=1, bias=False).eval()
-    return [
-        Variant(METHOD_LABELS["3d"], FullConv3d(channels, channels, 3, padding=1, bias=False)),
-        Variant(METHOD_LABELS["naive"], NaiveConv2Plus1d.from_factorized(plain)),
-        Variant(METHOD_LABELS["2plus1d"], plain),
-        Variant(METHOD_LABELS["fast"], make_fast(plain)),
-    ]
+    # Weights from a generator of our own: moving a slider must not reset (or advance)
+    # the notebook's global random stream, which building a layer draws from — so the
+    # layers are built inside fork_rng, and their weights drawn from `generator`.
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        three = FullConv3d(channels, channels, 3, padding=1, bias=False)
+        plain = SpatioTemporalConv(channels, channels, 3, padding=1, bias=False).eval()
+        with torch.no_grad():
+            for conv in (three, plain.spatial, plain.temporal):
+                nn.init.kaiming_uniform_(conv.weight, a=math.sqrt(5), generator=generator)
+        return [
+            Variant(METHOD_LABELS["3d"], three),
+            Variant(METHOD_LABELS["naive"], NaiveConv2Plus1d.from_factorized(plain)),
+            Variant(METHOD_LABELS["2plus1d"], plain),
+            Variant(METHOD_LABELS["fast"], make_fast(plain)),
+        ]
 
 
-class TimingExplorer(w.VBox):
+class TimingExplorer(Explorer):
     """Sliders for a layer, a prediction, and live CPU timings of the four variants.
 
     The timings are real and change from run to run (and with whatever else
@@ -46,12 +57,13 @@ class TimingExplorer(w.VBox):
         image: the bar chart (PNG) of the last timing.
         table: HTML table of the last timing.
         message: empty, or why the current setting cannot be timed.
+        stale: True while the view shows an earlier setting (see `Explorer`).
         comparison: the last `Comparison`.
     """
 
     def __init__(self, repeats: int = 3, seed: int = 0) -> None:
         slider = {"continuous_update": False, "style": {"description_width": "90px"}}
-        self.controls = {
+        controls = {
             "channels": w.IntSlider(16, min=8, max=64, step=8, description="C_in = C_out",
                                     **slider),
             "frames": w.IntSlider(4, min=2, max=8, description="T (frames)", **slider),
@@ -67,23 +79,21 @@ class TimingExplorer(w.VBox):
         self.verdict = w.HTML()
         self.image = w.Image(format="png", width=560)
         self.table = w.HTML()
-        self.message = w.HTML()
         self.comparison: Comparison | None = None
-        redraw = safely(self._redraw, self.message)
-        for control in self.controls.values():
-            control.observe(redraw, names="value")
         self.guess.observe(lambda _change: self._judge(), names="value")
-        redraw()
-        super().__init__([self.guess, w.HBox([w.VBox(list(self.controls.values())), self.image]),
-                          self.verdict, self.table, self.message])
+        view = w.VBox([self.image, self.table])
+        self._start(controls, view, [self.guess, w.HBox([w.VBox(list(controls.values())), view]),
+                                     self.verdict])
 
-    def _redraw(self) -> None:
+    def _update(self) -> None:
         value = {name: control.value for name, control in self.controls.items()}
         shape = (value["batch"], value["channels"], value["frames"], value["size"],
                  value["size"])
-        self.comparison = compare(
-            _variants(value["channels"], self.seed), shape, modes=(value["mode"],),
-            repeats=self.repeats, warmup=1, warmup_s=0.0, seed=self.seed)
+        variants = _variants(value["channels"], self.seed)
+        with torch.random.fork_rng(devices=[]):  # training mode draws output gradients
+            self.comparison = compare(variants, shape, modes=(value["mode"],),
+                                      repeats=self.repeats, warmup=1, warmup_s=0.0,
+                                      seed=self.seed)
         self.image.value = figure_to_png(self.comparison.figure())
         self.table.value = self.comparison._repr_html_()
         self._judge()
