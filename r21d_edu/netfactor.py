@@ -198,7 +198,8 @@ class ConvProfile:
             return None
         t, d_h, d_w = self.kernel_size
         n = self.input_size[0]
-        return n * math.prod(self.output_size) * self.out_channels * self.in_channels * t * d_h * d_w
+        per_output = self.in_channels * t * d_h * d_w
+        return n * math.prod(self.output_size) * self.out_channels * per_output
 
     def rank_macs(self) -> int | None:
         """MACs one more intermediate channel costs on the profile's input.

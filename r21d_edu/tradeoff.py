@@ -51,6 +51,7 @@ from .experiment import (
     _seed,
     _write_atomically,
 )
+from .counting import summarize_network
 from .family import family_model
 from .netfactor import NetworkProfile, factorize_network, insert_middle_bn_relu, network_profile
 from .stats import paired_difference, spread
@@ -353,8 +354,6 @@ def run_study(args: argparse.Namespace) -> dict:
         params = sum(p.numel() for p in net.parameters())
         macs = (profile.macs if report is None else report.macs_after)
         if variant == "bn-relu":  # the spatial conv also computes the 2·p_t padded frames
-            from .counting import summarize_network
-
             macs = summarize_network(net, shape).macs
         results["networks"][key] = {
             "variant": variant, "energy": float(energy), "params": params, "macs": macs,
