@@ -11,7 +11,10 @@ import io
 from typing import Any
 
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
+from PIL import Image
 
 from .._checks import check_clip, check_index
 from ..layers import KNOWN_LAYERS, NaiveConv2Plus1d, SpatioTemporalConv, method_of
@@ -52,10 +55,24 @@ def render_png(fig: Figure, dpi: int = 72) -> bytes:
 
     Unlike `figure_to_png` it neither crops (``bbox_inches="tight"`` draws the
     figure twice) nor frees the figure: an explorer redraws the same figure on
-    every change, laid out by its constrained layout.
+    every change. The figure keeps one Agg canvas, drawn once per call, and the
+    PNG is written with light compression: a slider waits for neither.
+
+    The first call lays the figure out (constrained layout) and then freezes that
+    layout: solving it again on every change would cost more than the drawing, and
+    a live figure keeps its panels, so the first layout fits the later ones.
     """
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)  # attaches itself as fig.canvas
+    if fig.dpi != dpi:
+        fig.set_dpi(dpi)
+    fig.canvas.draw()
+    if not isinstance(fig.get_layout_engine(), (type(None), PlaceHolderLayoutEngine)):
+        fig.set_layout_engine("none")  # keeps the positions just computed
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    Image.frombuffer("RGBA", fig.canvas.get_width_height(physical=True),
+                     fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
+        buffer, format="png", compress_level=1)
     return buffer.getvalue()
 
 

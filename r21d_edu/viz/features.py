@@ -14,22 +14,24 @@ restored afterwards.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 from torch import nn
 
 from .._checks import check_clip
 from ..data import SyntheticClip
-from ._common import as_clip, check_index, method_of, new_figure, symmetric_limit
-from .kernels import draw_mosaic
+from ._common import as_clip, check_index, method_of, new_figure, render_png, symmetric_limit
+from .kernels import draw_mosaic, mosaic_image
 from .style import METHOD_COLORS, METHOD_LABELS
 
-__all__ = ["feature_maps", "layer_output", "middle_feature_maps", "middle_output",
-           "output_feature_maps"]
+__all__ = ["LiveGrid", "feature_maps", "layer_output", "middle_feature_maps", "middle_output",
+           "middle_title", "output_feature_maps", "output_title"]
 
 
 @contextmanager
@@ -179,13 +181,23 @@ def output_feature_maps(layer: nn.Module, out: torch.Tensor, clip: Any, **option
 
     ``options`` are `feature_maps`' keywords (all of them), plus ``colorbar``.
     """
-    method = method_of(layer)
-    what = clip.describe() if isinstance(clip, SyntheticClip) else f"a clip {tuple(clip.shape)}"
-    default = f"{METHOD_LABELS[method]} output {tuple(out.shape)} on {what}"
     return _grid_figure(out, options["sample"], options["channels"], options["frames"],
-                        options["channel_names"], options["title"] or default,
-                        METHOD_COLORS[method], signed=True,
+                        options["channel_names"], options["title"] or output_title(layer, out, clip),
+                        METHOD_COLORS[method_of(layer)], signed=True,
                         colorbar=options.get("colorbar", True))
+
+
+def output_title(layer: nn.Module, out: torch.Tensor, clip: Any) -> str:
+    """The default title of `feature_maps`: the layer, the output's shape and the clip."""
+    what = clip.describe() if isinstance(clip, SyntheticClip) else f"a clip {tuple(clip.shape)}"
+    return f"{METHOD_LABELS[method_of(layer)]} output {tuple(out.shape)} on {what}"
+
+
+def middle_title(layer: nn.Module, middle: torch.Tensor) -> str:
+    """The default title of `middle_feature_maps`: the layer, M and what the middle holds."""
+    after = "after BN + ReLU" if layer.middle_bn_relu else "linear, no BN/ReLU"
+    return (f"{METHOD_LABELS[method_of(layer)]}: middle tensor {tuple(middle.shape)} "
+            f"(M = {layer.intermediate_channels}, {after})")
 
 
 def middle_feature_maps(
@@ -222,9 +234,53 @@ def middle_feature_maps(
         - Shown: from the (N, M, T, H', W') middle tensor.
     """
     middle = middle_output(layer, clip)
-    method = method_of(layer)
-    after = "after BN + ReLU" if layer.middle_bn_relu else "linear, no BN/ReLU"
-    default = (f"{METHOD_LABELS[method]}: middle tensor {tuple(middle.shape)} "
-               f"(M = {layer.intermediate_channels}, {after})")
-    return _grid_figure(middle, sample, channels, frames, None, title or default,
-                        METHOD_COLORS[method], signed=not layer.middle_bn_relu)
+    return _grid_figure(middle, sample, channels, frames, None,
+                        title or middle_title(layer, middle), METHOD_COLORS[method_of(layer)],
+                        signed=not layer.middle_bn_relu)
+
+
+class LiveGrid:
+    """A frames × channels grid, as `feature_maps` draws it, kept alive between updates.
+
+    `draw` builds the figure the first time and whenever the grid changes shape;
+    otherwise it only swaps the image data, the colour limits, the method's colour
+    and the title. `png` renders it (`render_png`: the first render's layout is
+    kept, since the same grid needs the same layout). This is what lets the feature
+    explorer answer a control at slider speed.
+
+    Attributes:
+        figure: the current matplotlib `Figure` (None before the first `draw`).
+    """
+
+    def __init__(self) -> None:
+        self.figure: Figure | None = None
+        self._key: tuple | None = None
+
+    def draw(self, tensor: torch.Tensor, *, title: str, colour: str, signed: bool,
+             channel_names: Sequence[str] | None = None, colorbar: bool = True) -> Figure:
+        """Show sample 0 of a (N, C, T, H, W) tensor: its first 8 frames and channels."""
+        n, c, t = tensor.shape[:3]
+        cols, rows = _select(c, None, 8, "channel", "the output"), _select(t, None, 8, "frame",
+                                                                         "the output")
+        data = tensor[0][cols][:, rows].float().cpu().transpose(0, 1)
+        # An uncropped render clips a title wider than the grid: wrap it to the grid's width.
+        width = 1.6 + 1.1 / max(*data.shape[2:], 8) * len(cols) * (data.shape[3] + 1)
+        title = textwrap.fill(title, width=max(30, int(width * 9)))
+        key = (tuple(data.shape), tuple(channel_names or ()), signed, colorbar)
+        if key != self._key or self.figure is None:
+            self.figure = _grid_figure(tensor, 0, None, None, channel_names, title, colour,
+                                       signed, colorbar)
+            self._key = key
+            return self.figure
+        limit = symmetric_limit(data)
+        image = self.figure.axes[0].images[0]
+        image.set_data(mosaic_image(data, 1, np.nan))
+        image.set_clim(-limit if signed else min(0.0, float(data.min())), limit)
+        for tick in self.figure.axes[0].get_xticklabels():
+            tick.set_color(colour)
+        self.figure.suptitle(title, fontsize=10)
+        return self.figure
+
+    def png(self, dpi: int = 50) -> bytes:
+        """The figure as PNG bytes (uncropped, layout frozen; the figure stays alive)."""
+        return render_png(self.figure, dpi=dpi)

@@ -44,6 +44,7 @@ from .style import METHOD_COLORS, METHOD_LABELS
 
 __all__ = [
     "draw_mosaic",
+    "mosaic_image",
     "effective_kernel",
     "effective_kernel_figure",
     "kernel_grid",
@@ -117,7 +118,7 @@ def _kernel_and_label(layer: Any, ignore_bn_relu: bool) -> tuple[torch.Tensor, s
     return kernel, label, method
 
 
-def _mosaic(tiles: torch.Tensor, gap: int, fill: float) -> np.ndarray:
+def mosaic_image(tiles: torch.Tensor, gap: int, fill: float) -> np.ndarray:
     """(R, C, h, w[, 3]) tiles -> one (R·h + (R−1)·gap, C·w + (C−1)·gap[, 3]) image."""
     rows, cols, h, w = tiles.shape[:4]
     extra = tuple(tiles.shape[4:])
@@ -162,7 +163,7 @@ def draw_mosaic(
         - tiles: (R, C, h, w) or (R, C, h, w, 3); image (R·h + (R−1)·gap, C·w + (C−1)·gap[, 3]).
     """
     rgb = tiles.dim() == 5
-    picture = _mosaic(tiles, gap, 1.0 if rgb else np.nan)
+    picture = mosaic_image(tiles, gap, 1.0 if rgb else np.nan)
     if rgb:
         image = ax.imshow(picture, interpolation="nearest")
     else:

@@ -20,17 +20,26 @@ from functools import lru_cache
 from typing import Literal
 
 import ipywidgets as w
+import torch
 from matplotlib.figure import Figure
 from torch import nn
 
 from .._checks import check_int
 from ..data import CLIP_KINDS, SyntheticClip, make_clip
-from ..layers import NaiveConv2Plus1d
+from ..layers import NaiveConv2Plus1d, method_of
 from ..methods import LAYER_METHODS, Method, check_method
 from ..lowrank import factorize, one_thread
 from ..motion import MOTION_KERNEL_NAMES, motion_kernels
-from ..viz.features import layer_output, middle_feature_maps, output_feature_maps
-from ._base import Explorer, figure_to_png
+from ..viz.features import (
+    LiveGrid,
+    layer_output,
+    middle_output,
+    middle_title,
+    output_feature_maps,
+    output_title,
+)
+from ..viz.style import METHOD_COLORS
+from ._base import Explorer
 
 __all__ = ["FeatureExplorer", "FeatureView", "feature_explorer", "feature_view"]
 
@@ -101,6 +110,22 @@ def feature_view(
     Shape:
         - Clip: (1, 1, frames, size, size); output (1, 4, frames, size, size).
     """
+    clip, layer, shown, rms = _feature_tensors(kind, direction, speed, method, rank, view,
+                                               frames, size)
+    if view == "middle":
+        figure = _grid_of(LiveGrid(), layer, shown, clip, view)
+    else:
+        figure = output_feature_maps(layer, shown, clip, channels=None, frames=None, sample=0,
+                                     channel_names=MOTION_KERNEL_NAMES, title=None,
+                                     colorbar=False)
+    return FeatureView(clip, layer, figure, rms)
+
+
+def _feature_tensors(
+    kind: str, direction: float, speed: float, method: str, rank: int, view: str,
+    frames: int, size: int,
+) -> tuple[SyntheticClip, nn.Module, torch.Tensor, dict[str, float]]:
+    """The clip, the layer, the tensor to show and the RMS per output channel."""
     check_method(method, "method", LAYER_METHODS)
     if view not in ("output", "middle"):
         raise ValueError(f"view must be 'output' or 'middle', got {view!r}")
@@ -109,14 +134,23 @@ def feature_view(
     # Tiny convs run faster on one thread than spread over busy cores (see lowrank).
     with one_thread():
         if view == "middle":
-            return FeatureView(clip, layer, middle_feature_maps(layer, clip), {})
+            return clip, layer, middle_output(layer, clip), {}
         out = layer_output(layer, clip)
     inner = out[:, :, 1:-1]  # frames that saw no temporal zero padding
     rms = {name: float(inner[:, c].pow(2).mean().sqrt()) for c, name in
            enumerate(MOTION_KERNEL_NAMES)}
-    figure = output_feature_maps(layer, out, clip, channels=None, frames=None, sample=0,
-                            channel_names=MOTION_KERNEL_NAMES, title=None, colorbar=False)
-    return FeatureView(clip, layer, figure, rms)
+    return clip, layer, out, rms
+
+
+def _grid_of(grid: LiveGrid, layer: nn.Module, shown: torch.Tensor, clip: SyntheticClip,
+             view: str) -> Figure:
+    """Draw the output (4 named channels) or the middle (M channels) into a live grid."""
+    colour = METHOD_COLORS[method_of(layer)]
+    if view == "middle":
+        return grid.draw(shown, title=middle_title(layer, shown), colour=colour,
+                         signed=not layer.middle_bn_relu)
+    return grid.draw(shown, title=output_title(layer, shown, clip), colour=colour, signed=True,
+                     channel_names=MOTION_KERNEL_NAMES, colorbar=False)
 
 
 def _summary_html(result: FeatureView, method: str, rank: int) -> str:
@@ -166,6 +200,7 @@ class FeatureExplorer(Explorer):
         self.summary = w.HTML()
         self.plot = w.Image(format="png")
         self.result: FeatureView | None = None
+        self._grid = LiveGrid()
         view = w.VBox([self.plot])
         self._start(controls, view, [w.HBox([w.VBox([*controls.values(), self.summary]),
                                              view])])
@@ -185,10 +220,13 @@ class FeatureExplorer(Explorer):
         if value["view"] == "middle" and value["method"] == "3d":
             raise ValueError("a 3D conv has no middle tensor: only (2+1)D layers go through M "
                              "intermediate channels; pick (2+1)D or naive to see it")
-        result = feature_view(value["kind"], value["direction"], value["speed"],
-                              value["method"], value["rank"], value["view"])
-        # Small PNG at low dpi: the whole update stays well under 0.3 s on a laptop CPU.
-        self.plot.value = figure_to_png(result.figure, dpi=50)
+        clip, layer, shown, rms = _feature_tensors(
+            value["kind"], value["direction"], value["speed"], value["method"], value["rank"],
+            value["view"], 6, 24)
+        # One live figure, updated in place while the grid keeps its shape; a small PNG.
+        figure = _grid_of(self._grid, layer, shown, clip, value["view"])
+        result = FeatureView(clip, layer, figure, rms)
+        self.plot.value = self._grid.png(dpi=50)
         self.summary.value = _summary_html(result, value["method"], value["rank"])
         self.result = result
 
