@@ -81,6 +81,7 @@ import torch
 from torch import nn
 
 from ._checks import Triple, as_triple, check_clip, check_formula_m, check_int, is_int
+from ._tables import html_table
 from .layers import NaiveConv2Plus1d, SpatioTemporalConv, intermediate_channels
 from .methods import LAYER_METHODS, METHOD_LABELS, check_method
 
@@ -420,11 +421,7 @@ class _Explained:
         header, rows = self._table()
         parts = []
         if header:
-            head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-            body = "".join(
-                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
-            )
-            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            parts.append(html_table(rows, header, sections=True))
         parts.append(f"<pre>{html.escape(self.explanation)}</pre>")
         return "\n".join(parts)
 

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from ._checks import check_index, check_int, check_number
+from ._tables import html_table
 from .data import drifting_grating
 from .layers import FullConv3d, method_of
 
@@ -291,15 +292,11 @@ class MotionTuning:
                 f"{len(self.speeds)} speeds, period {self.period:g} px)")
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(n)}</td><td>{d:g}°</td><td>{s:g}</td>"
-            f"<td>{self.responses[i].max():.4f}</td></tr>"
-            for i, n in enumerate(self.names)
-            for d, s in [self.preferred(n)]
-        )
-        return (f"<p>{html.escape(repr(self))}</p><table><thead><tr><th>filter</th>"
-                "<th>preferred direction</th><th>preferred speed (px/frame)</th>"
-                f"<th>peak RMS response</th></tr></thead><tbody>{rows}</tbody></table>")
+        rows = [(n, f"{d:g}°", f"{s:g}", f"{self.responses[i].max():.4f}")
+                for i, n in enumerate(self.names) for d, s in [self.preferred(n)]]
+        header = ("filter", "preferred direction", "preferred speed (px/frame)",
+                  "peak RMS response")
+        return f"<p>{html.escape(repr(self))}</p>" + html_table(rows, header, sections=True)
 
 
 def _as_array(values: Any, name: str, *, minimum: float | None = None) -> np.ndarray:

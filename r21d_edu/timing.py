@@ -55,6 +55,7 @@ from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
 from ._checks import check_int
+from ._tables import html_table
 from .counting import count_macs
 from .layers import method_of
 from .methods import METHOD_LABELS, METHODS, check_method
@@ -157,15 +158,6 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-def _html_table(rows: Sequence[Sequence[object]], header: Sequence[str] | None = None) -> str:
-    cells = []
-    if header:
-        cells.append("<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>")
-    for row in rows:
-        cells.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>")
-    return "<table>" + "".join(cells) + "</table>"
-
-
 @dataclass
 class Environment:
     """Versions, device and thread settings a timing was taken under.
@@ -195,7 +187,7 @@ class Environment:
         return [(name, value) for name, value in self.as_dict().items()]
 
     def _repr_html_(self) -> str:
-        return "<b>Environment</b>" + _html_table(self._rows())
+        return "<b>Environment</b>" + html_table(self._rows())
 
     def __str__(self) -> str:
         return "\n".join(f"{name}: {value}" for name, value in self._rows())
@@ -656,7 +648,7 @@ class TimingResult:
 
     def _repr_html_(self) -> str:
         notes = "".join(f"<br><i>{html.escape(n)}</i>" for n in self.notes)
-        return _html_table([self._cells()], _RESULT_HEADER) + notes
+        return html_table([self._cells()], _RESULT_HEADER) + notes
 
     def __str__(self) -> str:
         return (f"{self.label} ({self.mode}, {self.dtype}, {self.device}): median "
@@ -1098,7 +1090,7 @@ class Comparison:
             ratio = f"{base.median_ms / r.median_ms:.2f}x" if base else "n/a"
             rows.append([*r._cells(), ratio])
         notes = sorted({n for r in self.results for n in r.notes} | set(self.skipped))
-        return (_html_table(rows, [*_RESULT_HEADER, "speed vs (2+1)D"])
+        return (html_table(rows, [*_RESULT_HEADER, "speed vs (2+1)D"])
                 + "".join(f"<br><i>{html.escape(n)}</i>" for n in notes)
                 + "<details><summary>environment</summary>"
                 + self.environment._repr_html_() + "</details>")

@@ -242,8 +242,8 @@ def middle_feature_maps(
 class LiveGrid:
     """A frames × channels grid, as `feature_maps` draws it, kept alive between updates.
 
-    `draw` builds the figure the first time and whenever the grid changes shape;
-    otherwise it only swaps the image data, the colour limits, the method's colour
+    `draw` builds a figure the first time it meets a grid shape (and keeps it);
+    for a shape it has seen it only swaps the image data, the colour limits, the method's colour
     and the title. `png` renders it (`render_png`: the first render's layout is
     kept, since the same grid needs the same layout). This is what lets the feature
     explorer answer a control at slider speed.
@@ -254,7 +254,7 @@ class LiveGrid:
 
     def __init__(self) -> None:
         self.figure: Figure | None = None
-        self._key: tuple | None = None
+        self._figures: dict[tuple, Figure] = {}
 
     def draw(self, tensor: torch.Tensor, *, title: str, colour: str, signed: bool,
              channel_names: Sequence[str] | None = None, colorbar: bool = True) -> Figure:
@@ -267,11 +267,13 @@ class LiveGrid:
         width = 1.6 + 1.1 / max(*data.shape[2:], 8) * len(cols) * (data.shape[3] + 1)
         title = textwrap.fill(title, width=max(30, int(width * 9)))
         key = (tuple(data.shape), tuple(channel_names or ()), signed, colorbar)
-        if key != self._key or self.figure is None:
+        if key not in self._figures:
             self.figure = _grid_figure(tensor, 0, None, None, channel_names, title, colour,
                                        signed, colorbar)
-            self._key = key
+            self._figures[key] = self.figure
             return self.figure
+        # One figure per grid shape, kept: switching back (a view, a rank) costs no rebuild.
+        self.figure = self._figures[key]
         limit = symmetric_limit(data)
         image = self.figure.axes[0].images[0]
         image.set_data(mosaic_image(data, 1, np.nan))

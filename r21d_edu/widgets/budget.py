@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from .._checks import check_int
+from .._tables import html_table
 from ..counting import LayerCost, compare_costs
 from ..layers import block_intermediate_channels
 from ..lowrank import EnergyProfile, energy_profile, smooth_kernel
@@ -151,16 +152,10 @@ def _budget_html(result: Budget) -> str:
          result.ratios["memory"]),
         ("middle M-channel tensor (bytes)", 0, two.middle_bytes, None),
     ]
-    body = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{a:,}</td><td>{b:,}</td>"
-        f"<td>{'' if r is None else f'{r:.2f}×'}</td></tr>"
-        for name, a, b, r in rows
-    )
-    return (
-        f"<p><code>{html.escape(result.m_formula)}</code></p>"
-        "<table><thead><tr><th></th><th>3D</th><th>(2+1)D</th><th>(2+1)D / 3D</th></tr>"
-        f"</thead><tbody>{body}</tbody></table>"
-    )
+    cells = [(name, f"{a:,}", f"{b:,}", "" if r is None else f"{r:.2f}×")
+             for name, a, b, r in rows]
+    return (f"<p><code>{html.escape(result.m_formula)}</code></p>"
+            + html_table(cells, ("", "3D", "(2+1)D", "(2+1)D / 3D"), sections=True))
 
 
 class BudgetExplorer(Explorer):

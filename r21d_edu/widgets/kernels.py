@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from .._checks import check_int
+from .._tables import html_table
 from ..data import CLIP_KINDS, SyntheticClip, make_clip
 from ..layers import NaiveConv2Plus1d, method_of
 from ..methods import LAYER_METHODS, Method, check_method
@@ -159,10 +160,8 @@ def _summary_html(result: FeatureView, method: str, rank: int) -> str:
     else:
         kind = "naive Conv2d + Conv1d" if method == "naive" else "factorized"
         layer = f"its best rank-{rank} (2+1)D fit ({kind})"
-    rows = "".join(f"<tr><td>{html.escape(n)}</td><td>{v:.3f}</td></tr>"
-                   for n, v in result.rms.items())
-    table = (f"<table><thead><tr><th>channel</th><th>RMS response</th></tr></thead>"
-             f"<tbody>{rows}</tbody></table>") if rows else ""
+    rows = [(n, f"{v:.3f}") for n, v in result.rms.items()]
+    table = html_table(rows, ("channel", "RMS response"), sections=True) if rows else ""
     return (f"<p><b>{html.escape(result.clip.describe())}</b><br>through "
             f"{html.escape(layer)}</p>{table}"
             "<p><small>Maps: white = 0, red > 0, blue < 0.</small></p>")
