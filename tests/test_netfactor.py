@@ -260,3 +260,19 @@ def test_without_an_input_shape_there_are_no_macs_and_a_mac_budget_says_why():
     assert profile.macs is None and profile.plan(energy=0.5).macs_after is None
     with pytest.raises(ValueError, match="build the profile with an input_shape"):
         profile.plan(budget=0.5, cost="macs")
+
+
+def test_a_diverged_kernel_is_refused_naming_the_layer():
+    model = nn.Sequential(nn.Conv3d(3, 4, 3), nn.ReLU(), nn.Conv3d(4, 4, 3))
+    with torch.no_grad():
+        model[2].weight[0, 0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"layer '2' holds 1 weights that are NaN or inf"):
+        factorize_network(model, energy=0.9)
+
+
+def test_the_eligible_convs_are_the_ones_with_time_and_space():
+    assert is_eligible(nn.Conv3d(2, 2, (3, 3, 3)))
+    assert is_eligible(nn.Conv3d(2, 2, (3, 1, 3)))
+    assert not is_eligible(nn.Conv3d(2, 2, (1, 3, 3)))
+    assert not is_eligible(nn.Conv3d(2, 2, (3, 1, 1)))
+    assert not is_eligible(nn.Conv2d(2, 2, 3))
