@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from ._common import new_figure
 from .style import METHOD_COLORS
 
-__all__ = ["VARIANT_COLORS", "pareto_figure"]
+__all__ = ["PANELS", "RING", "VARIANT_COLORS", "pareto_figure", "ring_positions"]
 
 #: The 3D network in the 3D colour, the factorizations in (2+1)D greens.
 VARIANT_COLORS = {"3d": METHOD_COLORS["3d"], "linear": METHOD_COLORS["2plus1d"],
@@ -36,6 +36,32 @@ def _front(points: Sequence[Mapping[str, Any]], cost: str) -> list[Mapping[str, 
             front.append(p)
             best = p["accuracy_after_mean"]
     return front
+
+
+#: How the points of the chosen energy are ringed (the tutorial's slider moves the ring).
+RING = {"marker": "o", "linestyle": "none", "ms": 16, "mfc": "none", "color": "#D55E00",
+        "mew": 2}
+
+#: The two panels: the point's field, its scale on the axis, the axis label.
+PANELS = (("macs", 1e-6, "MACs per clip (millions)"),
+          ("latency_ms", 1.0, "CPU latency, 1 clip, 1 thread (ms)"))
+
+
+def ring_positions(points: Sequence[Mapping[str, Any]], energy: float, cost: str,
+                   scale: float) -> tuple[list[float], list[float]]:
+    """(x, y) of the factorized points at `energy`: after fine-tuning where measured, else before.
+
+    Shape:
+        Not a tensor function.
+    """
+    xs, ys = [], []
+    for p in points:
+        if p["variant"] == "3d" or abs(p["energy"] - energy) > 1e-9 or p.get(cost) is None:
+            continue
+        after = p.get("accuracy_after_mean")
+        xs.append(p[cost] * scale)
+        ys.append(100 * (after if after is not None else p["accuracy_before"]))
+    return xs, ys
 
 
 def pareto_figure(points: Sequence[Mapping[str, Any]], *, highlight: float | None = None,
@@ -60,9 +86,7 @@ def pareto_figure(points: Sequence[Mapping[str, Any]], *, highlight: float | Non
         raise ValueError("pareto_figure needs the study's points, got none")
     fig = new_figure(10.0, 4.0)
     axes = fig.subplots(1, 2, sharey=True)
-    panels = (("macs", 1e-6, "MACs per clip (millions)"),
-              ("latency_ms", 1.0, "CPU latency, 1 clip, 1 thread (ms)"))
-    for ax, (cost, scale, label) in zip(axes, panels, strict=True):
+    for ax, (cost, scale, label) in zip(axes, PANELS, strict=True):
         for variant, colour in VARIANT_COLORS.items():
             mine = [p for p in points if p["variant"] == variant and p.get(cost) is not None]
             if not mine:
@@ -90,13 +114,7 @@ def pareto_figure(points: Sequence[Mapping[str, Any]], *, highlight: float | Non
                     [100 * p["accuracy_after_mean"] for p in front], "-", color="#666666",
                     lw=1, zorder=0, label="Pareto front (after)")
         if highlight is not None:
-            ringed = [p for p in points if p["variant"] != "3d"
-                      and abs(p["energy"] - highlight) < 1e-9 and p.get(cost) is not None]
-            for p in ringed:
-                y = p["accuracy_after_mean"] if p.get("accuracy_after_mean") is not None \
-                    else p["accuracy_before"]
-                ax.plot([p[cost] * scale], [100 * y], "o", ms=16, mfc="none", color="#D55E00",
-                        mew=2)
+            ax.plot(*ring_positions(points, highlight, cost, scale), **RING)
         if highlight_costs and cost in highlight_costs:
             ax.axvline(highlight_costs[cost] * scale, color="#D55E00", ls="--", lw=1)
         ax.set_xlabel(label)
