@@ -78,3 +78,14 @@ def test_the_timing_explorers_layers_are_the_same_on_every_build() -> None:
     for a, b in zip(first, second, strict=True):
         for p, q in zip(a.module.parameters(), b.module.parameters(), strict=True):
             assert torch.equal(p, q)
+
+
+def test_even_a_bug_shows_as_a_message_not_a_traceback(monkeypatch) -> None:
+    explorer = LayerExplorer()
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(explorer, "_update", broken)
+    explorer.controls["t"].value = 5
+    assert explorer.stale and "unexpected RuntimeError: boom" in explorer.message.value

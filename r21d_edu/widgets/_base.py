@@ -63,9 +63,10 @@ class Explorer(w.VBox):
 
     A subclass builds its controls and output widgets, then calls `_start`:
     every control's change calls `_update`, which reads the controls and puts the
-    new view on screen. When `_update` raises ``ValueError`` or ``TypeError`` (the
-    package's errors for impossible settings) the message says why, the last good
-    view stays and is marked stale (``stale`` is True) until a setting works again.
+    new view on screen. When `_update` raises (``ValueError`` or ``TypeError`` are the
+    package's errors for impossible settings; anything else is a bug, named as such)
+    the message says why, the last good view stays and is marked stale (``stale`` is
+    True) until a setting works again: a widget never shows a traceback.
     Controls named by `_ignored` (those the current setting does not use) are
     disabled, and `controls_note` says why.
 
@@ -117,10 +118,14 @@ class Explorer(w.VBox):
             f"<small>{html.escape(reason)}</small><br>" for reason in ignored.values())
         try:
             self._update()
-        except (ValueError, TypeError) as error:
+        except Exception as error:  # noqa: BLE001 - a widget shows a message, never a traceback
+            # ValueError / TypeError are the package's refusals of impossible settings;
+            # anything else is a bug, still shown as a message (with its type, to report it).
+            known = isinstance(error, (ValueError, TypeError))
+            text = str(error) if known else f"unexpected {type(error).__name__}: {error}"
             self.stale = True
             self.message.value = problem_html(
-                f"{str(error).rstrip('.')}. The view (framed) still shows the last setting "
+                f"{text.rstrip('.')}. The view (framed) still shows the last setting "
                 "that worked, not the one the controls describe.")
             self._view.layout.border = STALE_BORDER
         else:
