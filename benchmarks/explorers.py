@@ -13,8 +13,10 @@ observers synchronously, so the time is what the kernel spends before the front 
 can show the new view (the browser's own drawing is not included). The first
 ``--warmup`` changes of each process are thrown away (imports, font caches).
 
-Writes ``benchmarks/explorers/results.json`` (every latency, the environment and
-the load average before and after) and ``results.md`` (p50 / p95 / max per explorer).
+Writes ``benchmarks/explorers.json`` (every latency, the environment and the load
+average before and after) and ``benchmarks/explorers.md`` (p50 / p95 / max per
+explorer) — files, not a folder: each folder of ``benchmarks/`` holds one device's
+results of ``python -m r21d_edu.bench``, which tutorial 03 reads.
 Targets (issue 12, on a quiet 2-core machine): budget and layer p95 <= 100 ms,
 rank and feature-map p95 <= 250 ms.
 """
@@ -120,7 +122,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="changes thrown away first")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="*", choices=sorted(EXPLORERS), default=None)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "explorers")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks",
+                        help="folder for explorers.json and explorers.md")
     parser.add_argument("--worker", choices=sorted(EXPLORERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -155,7 +158,7 @@ def main() -> None:
                   flush=True)
     record["uptime_after"] = _uptime()
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(record, indent=1) + "\n")
+    (args.out / "explorers.json").write_text(json.dumps(record, indent=1) + "\n")
     lines = [
         "# Explorer latency per control change, before and after",
         "",
@@ -180,7 +183,7 @@ def main() -> None:
                      f"{a['max_ms']:.0f} ms | {a['flagged']} of {a['n']} |")
     lines += ["", "The load average is part of the result: on a shared machine every number "
               "here is an upper bound of what a quiet machine gives."]
-    (args.out / "results.md").write_text("\n".join(lines) + "\n")
+    (args.out / "explorers.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
