@@ -71,7 +71,7 @@ from .netfactor import (
 from .port import PortConversion, convert_port_state_dict
 from .summary import LayerTable, NetworkComparison, compare_networks, layer_table
 from .tasks import DIRECTION_NAMES, DirectionTask, MotionDirections, make_splits
-from .timing import Variant, count_work, time_module, time_side_by_side
+from .timing import TimingSettings, Variant, count_work, time_module, time_side_by_side
 from .training import TrainConfig, TrainResult, evaluate, train
 from .video import VideoClip, VideoInfo, VideoReadError, read_video, sample_clips, video_info
 from .weights import (
@@ -177,6 +177,7 @@ __all__ = [
     "video_info",
     # timing and the fast path (r21d_edu.timing.compare compares variants with a table)
     "FastSpatioTemporalConv",
+    "TimingSettings",
     "Variant",
     "count_work",
     "make_fast",

@@ -33,6 +33,7 @@ variants and modes, with a table and a figure).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 import html
 import math
@@ -69,6 +70,7 @@ __all__ = [
     "Comparison",
     "DeviceSpec",
     "Environment",
+    "TimingSettings",
     "TimingResult",
     "Variant",
     "WorkCount",
@@ -695,26 +697,61 @@ class Variant:
     memory_format: torch.memory_format = torch.contiguous_format
 
 
+@dataclass(frozen=True)
+class TimingSettings:
+    """How to time: the settings `time_module`, `time_side_by_side` and `compare` share.
+
+    Fields (see `time_module` for each): ``mode``, ``device``, ``dtype``,
+    ``repeats``, ``warmup``, ``warmup_s``, ``min_sample_s``, ``threads``,
+    ``cudnn_benchmark``, ``tf32``, ``peak_tflops``, ``bandwidth_tbs``, ``seed``.
+
+    >>> quick = TimingSettings(repeats=5, warmup=1, warmup_s=0.0)
+    >>> quick.replace(mode="training").mode
+    'training'
+    """
+
+    mode: Mode = "inference"
+    device: str | torch.device = "cpu"
+    dtype: torch.dtype = torch.float32
+    repeats: int = 20
+    warmup: int = 3
+    warmup_s: float = 0.1
+    min_sample_s: float = 0.002
+    threads: int | None = None
+    cudnn_benchmark: bool = True
+    tf32: bool | None = None
+    peak_tflops: float | None = None
+    bandwidth_tbs: float | None = None
+    seed: int = 0
+
+    def replace(self, **changes: Any) -> TimingSettings:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def of(cls, settings: TimingSettings | None, overrides: dict[str, Any],
+           caller: str) -> TimingSettings:
+        """``settings`` (or the defaults) with keyword ``overrides`` applied, checked by name."""
+        if settings is not None and not isinstance(settings, TimingSettings):
+            raise TypeError(f"{caller}: settings must be a TimingSettings, got "
+                            f"{type(settings).__name__}; pass other options by keyword")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise TypeError(f"{caller} got unexpected keyword argument(s) {', '.join(unknown)}; "
+                            f"timing settings are {', '.join(sorted(names))}")
+        return (settings or cls()).replace(**overrides)
+
+
 def time_module(
     module: nn.Module,
     input_shape: Sequence[int],
+    settings: TimingSettings | None = None,
     *,
     label: str | None = None,
     method: str | None = None,
-    mode: Mode = "inference",
-    device: str | torch.device = "cpu",
-    dtype: torch.dtype = torch.float32,
     memory_format: torch.memory_format = torch.contiguous_format,
-    repeats: int = 20,
-    warmup: int = 3,
-    warmup_s: float = 0.1,
-    min_sample_s: float = 0.002,
-    threads: int | None = None,
-    cudnn_benchmark: bool = True,
-    tf32: bool | None = None,
-    peak_tflops: float | None = None,
-    bandwidth_tbs: float | None = None,
-    seed: int = 0,
+    **overrides: Any,
 ) -> TimingResult:
     """Time one module on one input shape, for inference or training.
 
@@ -727,14 +764,21 @@ def time_module(
     Args:
         module: the layer or network, taking one (N, C, T, H, W) clip.
         input_shape: (N, C, T, H, W) of the random input.
+        settings: how to time (`TimingSettings`: mode, device, dtype, repeats,
+            warm-up, threads, ...). Default: ``TimingSettings()``.
         label: name in tables and figures. Default: the method's label.
         method: ``"3d"``, ``"naive"``, ``"2plus1d"`` or ``"fast"`` (the colour
             in figures). Default: inferred from the module's class.
+        memory_format: the input's layout, e.g. ``torch.channels_last_3d``
+            for a layer that would receive channels-last activations in a net.
+        **overrides: any field of `TimingSettings` by name, as before there was
+            a settings object (``time_module(layer, shape, repeats=5)``); they
+            replace the fields of ``settings``.
+
+    `TimingSettings` fields:
         mode: ``"inference"`` or ``"training"``.
         device: ``"cpu"`` or ``"cuda"`` (``"cuda:N"``).
         dtype: floating dtype of weights and input.
-        memory_format: the input's layout, e.g. ``torch.channels_last_3d``
-            for a layer that would receive channels-last activations in a net.
         repeats: number of timed samples (the median and IQR are over these).
         warmup: calls thrown away first (at least this many, and at least
             ``warmup_s`` seconds of them) — past cuDNN autotuning.
@@ -763,11 +807,8 @@ def time_module(
         - Input: (N, C, T, H, W) = ``input_shape``
     """
     variant = Variant(label or "", module, method, memory_format)
-    return time_side_by_side(
-        [variant], input_shape, mode=mode, device=device, dtype=dtype, repeats=repeats,
-        warmup=warmup, warmup_s=warmup_s, min_sample_s=min_sample_s, threads=threads,
-        cudnn_benchmark=cudnn_benchmark, tf32=tf32, peak_tflops=peak_tflops,
-        bandwidth_tbs=bandwidth_tbs, seed=seed)[0]
+    return time_side_by_side([variant], input_shape,
+                             TimingSettings.of(settings, overrides, "time_module"))[0]
 
 
 @dataclass
@@ -790,20 +831,8 @@ class _Contestant:
 def time_side_by_side(
     variants: Sequence[Variant],
     input_shape: Sequence[int],
-    *,
-    mode: Mode = "inference",
-    device: str | torch.device = "cpu",
-    dtype: torch.dtype = torch.float32,
-    repeats: int = 20,
-    warmup: int = 3,
-    warmup_s: float = 0.1,
-    min_sample_s: float = 0.002,
-    threads: int | None = None,
-    cudnn_benchmark: bool = True,
-    tf32: bool | None = None,
-    peak_tflops: float | None = None,
-    bandwidth_tbs: float | None = None,
-    seed: int = 0,
+    settings: TimingSettings | None = None,
+    **overrides: Any,
 ) -> list[TimingResult]:
     """Time several variants on the same input, taking their samples in turns.
 
@@ -815,9 +844,9 @@ def time_side_by_side(
 
     Args:
         variants: the `Variant`s; all get the same input values.
-        input_shape, mode, device, dtype, repeats, warmup, warmup_s,
-        min_sample_s, threads, cudnn_benchmark, tf32, peak_tflops,
-        bandwidth_tbs, seed: as `time_module`.
+        input_shape: (N, C, T, H, W) of the random input.
+        settings: `TimingSettings` (default: its defaults).
+        **overrides: fields of `TimingSettings` by name, as in `time_module`.
 
     Returns:
         One `TimingResult` per variant, in the order given.
@@ -825,56 +854,69 @@ def time_side_by_side(
     Shape:
         - Input: (N, C, T, H, W) = ``input_shape``
     """
-    dev = check_device(device)
-    _check_mode(mode)
+    s = TimingSettings.of(settings, overrides, "time_side_by_side")
+    dev = check_device(s.device)
+    _check_mode(s.mode)
     shape = _check_input_shape(input_shape)
-    common_notes = _check_dtype(dtype, dev)
-    repeats = check_int(repeats, "repeats", minimum=1)
-    warmup = check_int(warmup, "warmup", minimum=1)
-    if threads is not None:
-        check_int(threads, "threads", minimum=1)
+    common_notes = _check_dtype(s.dtype, dev)
+    s = s.replace(repeats=check_int(s.repeats, "repeats", minimum=1),
+                  warmup=check_int(s.warmup, "warmup", minimum=1))
+    if s.threads is not None:
+        check_int(s.threads, "threads", minimum=1)
     if not variants:
         raise ValueError("time_side_by_side needs at least one Variant")
 
-    input_bytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
-    contestants = [_contestant(v, shape, dtype, mode, input_bytes) for v in variants]
+    input_bytes = math.prod(shape) * torch.empty((), dtype=s.dtype).element_size()
+    contestants = [_contestant(v, shape, s.dtype, s.mode, input_bytes) for v in variants]
+    what = f"{', '.join(c.label for c in contestants)} ({s.mode}) on input {shape} in {s.dtype}"
+    needed = _check_memory(contestants, s.mode, dev, what)
+    if dev.type == "cuda" and s.dtype == torch.float32:
+        uses_tf32 = s.tf32 if s.tf32 is not None else bool(torch.backends.cudnn.allow_tf32)
+        common_notes.append("float32 convs ran as TF32 on tensor cores" if uses_tf32
+                            else "float32 convs ran in full FP32 (TF32 off)")
+    else:
+        uses_tf32 = False
+    _take_samples(contestants, shape, dev, s, what, needed)
+    return _results(contestants, shape, dev, s, uses_tf32, needed, common_notes)
+
+
+def _check_memory(contestants: list[_Contestant], mode: Mode, dev: torch.device,
+                  what: str) -> int:
+    """Refuse a run that would not fit; return the bytes it is estimated to need."""
     # Every variant's weights and input stay resident; activations come one call at a time.
     needed = (sum(c.resident_bytes for c in contestants)
               * (2 if mode == "training" else 1)  # their gradients
               + max(c.work.peak_activation_bytes for c in contestants))
     available = _available_bytes(dev)
-    what = f"{', '.join(c.label for c in contestants)} ({mode}) on input {shape} in {dtype}"
     if available is not None and needed > 0.9 * available:
         raise MemoryError(
             f"timing {what} needs about {_gib(needed)} on {dev}, but only {_gib(available)} "
             "is free; use a smaller batch size or clip, fewer variants at once, or "
             "mode='inference' (training keeps every activation for the backward pass)"
         )
-    if dev.type == "cuda" and dtype == torch.float32:
-        uses_tf32 = tf32 if tf32 is not None else bool(torch.backends.cudnn.allow_tf32)
-        common_notes.append("float32 convs ran as TF32 on tensor cores" if uses_tf32
-                            else "float32 convs ran in full FP32 (TF32 off)")
-    else:
-        uses_tf32 = False
-    threads_used = threads if threads is not None else torch.get_num_threads()
+    return needed
 
-    clip = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+def _take_samples(contestants: list[_Contestant], shape: tuple[int, ...], dev: torch.device,
+                  s: TimingSettings, what: str, needed: int) -> None:
+    """Warm every variant up, then take one sample of each per round, in turns."""
+    clip = torch.randn(shape, generator=torch.Generator().manual_seed(s.seed))
     try:
         with ExitStack() as stack:
-            stack.enter_context(_global_state_kept(dev, threads, cudnn_benchmark, tf32))
+            stack.enter_context(_global_state_kept(dev, s.threads, s.cudnn_benchmark, s.tf32))
             for c in contestants:
-                c.target = _prepared(c.variant.module, dev, dtype)
-                stack.enter_context(_module_state_kept(c.target, mode))
-                x = clip.to(device=dev, dtype=dtype).contiguous(
+                c.target = _prepared(c.variant.module, dev, s.dtype)
+                stack.enter_context(_module_state_kept(c.target, s.mode))
+                x = clip.to(device=dev, dtype=s.dtype).contiguous(
                     memory_format=c.variant.memory_format)
-                c.step = _make_step(c.target, x, mode)
+                c.step = _make_step(c.target, x, s.mode)
             stack.enter_context(
-                torch.inference_mode() if mode == "inference" else torch.enable_grad())
+                torch.inference_mode() if s.mode == "inference" else torch.enable_grad())
             for c in contestants:
-                c.inner = _warm_up(c.step, dev, warmup, warmup_s, min_sample_s)
+                c.inner = _warm_up(c.step, dev, s.warmup, s.warmup_s, s.min_sample_s)
                 if dev.type == "cuda":
                     c.peak_memory = _peak_memory(c, dev)
-            for round_ in range(repeats):
+            for round_ in range(s.repeats):
                 for i in range(len(contestants)):
                     c = contestants[(round_ + i) % len(contestants)]
                     c.samples.append(_sample(c.step, dev, c.inner))
@@ -893,10 +935,17 @@ def time_side_by_side(
             "the process state was restored — use a smaller batch size or clip"
         ) from error
 
+
+def _results(contestants: list[_Contestant], shape: tuple[int, ...], dev: torch.device,
+             s: TimingSettings, uses_tf32: bool, needed: int,
+             common_notes: list[str]) -> list[TimingResult]:
+    """One `TimingResult` per variant: quartiles, FLOPs, roofline and notes."""
+    threads_used = s.threads if s.threads is not None else torch.get_num_threads()
+    mode, dtype = s.mode, s.dtype
     spec = lookup_device(torch.cuda.get_device_name(dev)) if dev.type == "cuda" else None
-    peak = peak_tflops if peak_tflops is not None else (
+    peak = s.peak_tflops if s.peak_tflops is not None else (
         spec.peak_for(dtype, uses_tf32) if spec else None)
-    bandwidth = bandwidth_tbs if bandwidth_tbs is not None else (
+    bandwidth = s.bandwidth_tbs if s.bandwidth_tbs is not None else (
         spec.bandwidth_tbs if spec else None)
     if peak is None and dev.type == "cpu":
         common_notes.append(
@@ -922,7 +971,7 @@ def time_side_by_side(
         results.append(TimingResult(
             label=c.label, method=c.method, mode=mode, device=str(dev),
             dtype=str(dtype).removeprefix("torch."), input_shape=shape, threads=threads_used,
-            repeats=repeats, calls_per_sample=c.inner, median_ms=median, q25_ms=q25,
+            repeats=s.repeats, calls_per_sample=c.inner, median_ms=median, q25_ms=q25,
             q75_ms=q75, samples_ms=c.samples, clips_per_s=shape[0] / (median * 1e-3),
             flops=flops, flops_source=flops_source, bytes_moved=c.work.bytes_moved,
             achieved_tflops=achieved, peak_tflops=peak, bandwidth_tbs=bandwidth,
@@ -1108,9 +1157,10 @@ class _Labelled:
 def compare(
     variants: Sequence[Variant],
     input_shape: Sequence[int],
+    settings: TimingSettings | None = None,
     *,
     modes: Sequence[Mode] = ("inference",),
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     **timing: Any,
 ) -> Comparison:
     """Time several variants on the same input, side by side, in one run.
@@ -1122,9 +1172,10 @@ def compare(
     Args:
         variants: the `Variant`s to time.
         input_shape: (N, C, T, H, W), the same for all.
+        settings: `TimingSettings` (its ``mode`` is replaced by each of ``modes``).
         modes: any of ``"inference"`` and ``"training"``.
-        device: ``"cpu"`` or ``"cuda"``.
-        **timing: passed on to `time_side_by_side` (dtype, repeats, threads, ...).
+        device: ``"cpu"`` or ``"cuda"``. Default: the settings' device (``"cpu"``).
+        **timing: fields of `TimingSettings` by name (dtype, repeats, threads, ...).
 
     Returns:
         `Comparison`: ``results`` (a table in Jupyter), ``figure()``,
@@ -1137,7 +1188,10 @@ def compare(
         raise ValueError("compare needs at least one Variant")
     for mode in modes:
         _check_mode(mode)
-    env = environment(device)
+    chosen_settings = TimingSettings.of(settings, timing, "compare")
+    if device is not None:
+        chosen_settings = chosen_settings.replace(device=device)
+    env = environment(chosen_settings.device)
     results, skipped = [], []
     for mode in modes:
         chosen = []
@@ -1147,5 +1201,5 @@ def compare(
             else:
                 chosen.append(variant)
         if chosen:
-            results += time_side_by_side(chosen, input_shape, mode=mode, device=device, **timing)
+            results += time_side_by_side(chosen, input_shape, chosen_settings, mode=mode)
     return Comparison(results, env, skipped)

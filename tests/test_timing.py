@@ -408,3 +408,29 @@ def test_cuda_refuses_what_does_not_fit_in_gpu_memory():
     side = 1 + int((free / 4 / 64) ** (1 / 3))  # one float32 input alone exceeds free memory
     with pytest.raises(MemoryError, match="needs about"):
         time_module(FullConv3d(64, 64, 3, padding=1), (1, 64, side, side, side), device="cuda")
+
+
+def test_one_settings_object_or_the_old_keywords_time_the_same_way() -> None:
+    quick = timing.TimingSettings(repeats=3, warmup=1, warmup_s=0.0, threads=1)
+    layer = _bn_layer()
+    by_object = timing.time_module(layer, SHAPE, quick)
+    by_keywords = timing.time_module(layer, SHAPE, repeats=3, warmup=1, warmup_s=0.0, threads=1)
+    assert by_object.repeats == by_keywords.repeats == 3
+    assert by_object.threads == by_keywords.threads == 1
+    # Keywords replace the object's fields: one run in training mode, from the same settings.
+    trained = timing.time_module(layer, SHAPE, quick, mode="training")
+    assert trained.mode == "training" and quick.mode == "inference"
+    results = timing.time_side_by_side([timing.Variant("a", layer)], SHAPE, quick, seed=1)
+    assert results[0].repeats == 3
+    with pytest.raises(TypeError, match="unexpected keyword argument.*repeat_count.*repeats"):
+        timing.time_module(layer, SHAPE, repeat_count=3)
+    with pytest.raises(TypeError, match="settings must be a TimingSettings"):
+        timing.time_module(layer, SHAPE, {"repeats": 3})
+
+
+def test_compare_takes_the_settings_object_too() -> None:
+    quick = timing.TimingSettings(repeats=2, warmup=1, warmup_s=0.0, threads=1)
+    result = timing.compare([Variant("a", _bn_layer())], SHAPE, quick,
+                            modes=("inference", "training"))
+    assert [r.mode for r in result.results] == ["inference", "training"]
+    assert all(r.repeats == 2 and r.threads == 1 for r in result.results)
