@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ._common import new_figure
 from .style import METHOD_COLORS
@@ -97,6 +98,7 @@ def training_curves(history: Iterable[Any], models: Sequence[str] | None = None,
                                 color=color, alpha=0.18, lw=0)
         ax.set_title(name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("error (%)")
     axes[0].axhline(100 * 7 / 8, color="0.5", ls=":", lw=1)
