@@ -71,7 +71,7 @@ __all__ = [
 
 #: Modules that register exercises when imported; `all_exercises()` imports them.
 PROVIDERS: list[str] = ["r21d_edu.exercises", "r21d_edu.training_exercises",
-                         "r21d_edu.netfactor_exercises"]
+                         "r21d_edu.netfactor_exercises", "r21d_edu.video_exercises"]
 
 _REGISTRY: dict[str, Exercise] = {}
 

@@ -1,0 +1,124 @@
+"""Self-checks for tutorial 09's exercises ("Your own clip").
+
+Registered with `r21d_edu.exercises` and listed in its ``PROVIDERS``. The
+exercises are about what reading a video costs and what the motion kernels
+measure; they need no video file, so every learner can check them (the
+tutorial's "Try it on your own clip" section holds the open-ended ones).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .exercises import Incorrect, register
+
+
+def _check_09_1(answer: Any) -> str:
+    if answer != 21:
+        raise Incorrect(f"expected 21: the keyframes sit at frames 0, 30, 60, 90, so the reader "
+                        f"seeks to 90 and decodes 90-110, 21 frames; got {answer!r}")
+    return ("21 frames for a 16-frame clip: the 5 frames from the keyframe (90) to the clip's "
+            "start are the price of seeking; reading from the start would decode 111")
+
+
+register(
+    "09", 1,
+    prompt="A video has 30 frames per second and a keyframe every 30 frames (at frames 0, 30, "
+           "60, ...). How many frames does `read_video(path, start_frame=95, end_frame=111)` "
+           "decode to return frames 95-110?",
+    hand_in="an int: the frames decoded (what `VideoClip.decoded` reports)",
+    hint="A decoder can only start at a keyframe: find the last one at or before frame 95.",
+    solution="keyframe = (95 // 30) * 30   # 90\nanswer = 110 - keyframe + 1",
+    check=_check_09_1,
+)
+
+
+def _right_left_ratio(speed: float) -> float:
+    from .data import moving_shape
+    from .motion import motion_kernels
+
+    clip = moving_shape(frames=12, size=32, velocity=(0, 1)).clip
+    pair = motion_kernels(select=["edge moving right", "edge moving left"], speed=speed)
+    with torch.no_grad():
+        rms = pair(clip).pow(2).mean(dim=(0, 2, 3, 4)).sqrt()
+    return float(rms[0] / rms[1])
+
+
+def _check_09_2(answer: Any) -> str:
+    slow, fast = _right_left_ratio(1.0), _right_left_ratio(2.0)
+    expected = "grows" if fast > slow else "shrinks"
+    if answer != expected:
+        raise Incorrect(f"expected {expected!r}: the ratio is {slow:.2f} with speed=1.0 kernels "
+                        f"and {fast:.2f} with speed=2.0; got {answer!r}")
+    return (f"it {expected}, {slow:.2f} → {fast:.2f}: the faster pair tells the directions "
+            "of this 1 px/frame motion apart better than the pair tuned to its speed — tuned "
+            "to a speed is not the same as most selective at it (tutorial 05's tuning curves)")
+
+
+register(
+    "09", 2,
+    prompt="On `moving_shape(frames=12, size=32, velocity=(0, 1))` (a square moving right at "
+           "1 px/frame), compute the RMS ratio of 'edge moving right' to 'edge moving left' "
+           "for `motion_kernels(..., speed=1.0)` and for `speed=2.0`. Does the ratio grow or "
+           "shrink with the faster kernels? Predict first.",
+    hand_in="'grows' or 'shrinks'",
+    hint="motion_kernels(select=['edge moving right', 'edge moving left'], speed=s) is a "
+         "1 -> 2 channel layer; take the RMS of each output channel.",
+    solution="import torch\n"
+             "from r21d_edu import moving_shape\n"
+             "from r21d_edu.motion import motion_kernels\n"
+             "clip = moving_shape(frames=12, size=32, velocity=(0, 1)).clip\n"
+             "ratios = []\n"
+             "for speed in (1.0, 2.0):\n"
+             "    pair = motion_kernels(select=['edge moving right', 'edge moving left'],\n"
+             "                          speed=speed)\n"
+             "    with torch.no_grad():\n"
+             "        rms = pair(clip).pow(2).mean(dim=(0, 2, 3, 4)).sqrt()\n"
+             "    ratios.append(float(rms[0] / rms[1]))\n"
+             "answer = 'grows' if ratios[1] > ratios[0] else 'shrinks'",
+    check=_check_09_2,
+)
+
+
+def _check_09_3(answer: Any) -> str:
+    if answer != 7:
+        raise Incorrect(f"expected 7: clips start at frames 0, 8, ..., 48, the last start "
+                        f"that leaves 16 frames before frame 64; got {answer!r}")
+    return "7 clips, starting every 8 frames: (64 − 16) / 8 + 1; neighbours overlap by half"
+
+
+register(
+    "09", 3,
+    prompt="How many clips does `sample_clips(path, clip_len=16, stride=8)` cut from a video of "
+           "64 frames?",
+    hand_in="an int",
+    hint="A clip needs 16 frames; starts are 8 frames apart, beginning at frame 0.",
+    solution="frames, clip_len, stride = 64, 16, 8\n"
+             "answer = (frames - clip_len) // stride + 1",
+    check=_check_09_3,
+)
+
+
+def _check_09_4(answer: Any) -> str:
+    if not isinstance(answer, tuple) or len(answer) != 2:
+        raise Incorrect(f"hand in a tuple (bytes at full size, bytes with size=(112, 200)), "
+                        f"got {answer!r}")
+    full, small = 16 * 1080 * 1920 * 3, 16 * 112 * 200 * 3
+    if answer != (full, small):
+        raise Incorrect(f"expected ({full:,}, {small:,}): T·H·W·3 uint8 bytes; got "
+                        f"({answer[0]!r}, {answer[1]!r})")
+    return (f"{full / 2**20:.1f} MiB against {small / 2**20:.2f} MiB: resizing while decoding "
+            f"keeps {full // small}× less in memory")
+
+
+register(
+    "09", 4,
+    prompt="16 frames of a 1920×1080 video, as uint8 RGB: how many bytes do they take as "
+           "decoded, and how many when read with `size=(112, 200)`?",
+    hand_in="a tuple of two ints (bytes at full size, bytes resized)",
+    hint="`read_video` returns (T, H, W, 3) uint8: one byte per value.",
+    solution="answer = (16 * 1080 * 1920 * 3, 16 * 112 * 200 * 3)",
+    check=_check_09_4,
+)
