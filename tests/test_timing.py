@@ -250,7 +250,7 @@ def test_unknown_devices_modes_shapes_and_dtypes_are_refused():
 
 def test_a_dtype_the_device_cannot_run_is_refused(monkeypatch):
     # Record the probe's answer as a backend without half-precision conv kernels gives it.
-    monkeypatch.setitem(timing._dtype_probe_cache, ("cpu", torch.float16),
+    monkeypatch.setitem(timing.dtype_probe_cache, ("cpu", torch.float16),
                         "\"slow_conv3d_cpu\" not implemented for 'Half'")
     with pytest.raises(TypeError, match="float16 convolutions cannot run on cpu.*float32"):
         time_module(_bn_layer(), SHAPE, dtype=torch.float16)
