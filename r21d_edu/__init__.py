@@ -57,6 +57,7 @@ from .models import (
     r3d_18,
     r3d_34,
     resnet18,
+    resnet34,
     video_resnet,
 )
 from .motion import MotionTuning, motion_kernels, motion_tuning, temporal_response
@@ -71,11 +72,20 @@ from .netfactor import (
 from .port import PortConversion, convert_port_state_dict
 from .summary import LayerTable, NetworkComparison, compare_networks, layer_table
 from .tasks import DIRECTION_NAMES, DirectionTask, MotionDirections, make_splits
-from .timing import TimingSettings, Variant, count_work, time_module, time_side_by_side
+from .timing import (
+    Comparison,
+    TimingResult,
+    TimingSettings,
+    Variant,
+    count_work,
+    time_module,
+    time_side_by_side,
+)
 from .training import TrainConfig, TrainResult, evaluate, train
 from .video import VideoClip, VideoInfo, VideoReadError, read_video, sample_clips, video_info
 from .weights import (
     StateDictMismatchError,
+    StateDictReport,
     check_state_dict,
     load_weights,
     preprocess_clip,
@@ -143,12 +153,14 @@ __all__ = [
     "r3d_18",
     "r3d_34",
     "resnet18",
+    "resnet34",
     "video_resnet",
     "LayerTable",
     "NetworkComparison",
     "compare_networks",
     "layer_table",
     "StateDictMismatchError",
+    "StateDictReport",
     "check_state_dict",
     "load_weights",
     "preprocess_clip",
@@ -176,7 +188,9 @@ __all__ = [
     "sample_clips",
     "video_info",
     # timing and the fast path (r21d_edu.timing.compare compares variants with a table)
+    "Comparison",
     "FastSpatioTemporalConv",
+    "TimingResult",
     "TimingSettings",
     "Variant",
     "count_work",

@@ -51,3 +51,12 @@ def test_python_floor_matches():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     python = next(d for d in environment()["dependencies"] if str(d).startswith("python"))
     assert python == "python" + project["requires-python"]
+
+
+def test_the_version_has_one_source():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "r21d_edu.__version__"}
+    import r21d_edu
+
+    assert re.fullmatch(r"\d+\.\d+\.\d+", r21d_edu.__version__)
