@@ -165,7 +165,9 @@ def test_running_the_tutorial_and_moving_a_slider_updates_the_numbers(page, lab_
                         has_text="Traceback").count() == 0
 
     # C_out is the second slider of the live explorer; one step right is 64 -> 65.
-    explorer = page.locator(".widget-vbox", has=summary).last
+    # The outermost box holding the summary is the explorer itself, wherever its layout
+    # puts the summary (a column of its own, or under the sliders).
+    explorer = page.locator(".widget-vbox", has=summary).first
     handle = explorer.locator(".widget-slider .noUi-handle").nth(1)
     handle.focus()
     handle.press("ArrowRight")
