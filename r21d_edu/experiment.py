@@ -29,20 +29,26 @@ every finished run, so an interrupt loses at most the epoch in progress):
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
-import platform
 import sys
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
 from .family import FAMILY, family_model
+from .results_folder import (
+    ResultsFolderError,
+    csv_text,
+    environment_record,
+    load_previous,
+    positive_int,
+    prepare_out,
+    seed_int,
+    write_atomically,
+)
 from .stats import paired_difference, spread
 from .tasks import VIEWS, DirectionTask, make_splits
 from .training import BN_MODES, CheckpointError, Distributed, TrainConfig, evaluate, train
@@ -66,33 +72,12 @@ SMOKE = {"models": ["r3d", "r2plus1d"], "seeds": [0, 1], "epochs": 1,
          "train": 128, "val": 64, "test": 64}
 
 
-class ExperimentError(RuntimeError):
-    """A setting or an output folder the experiment cannot work with."""
-
+#: Kept under its first name: a setting or an output folder the experiment cannot work with.
+ExperimentError = ResultsFolderError
 
 # --------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number >= 0, got {value}")
-    return value
 
 
 def _model(text: str) -> str:
@@ -115,20 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder for results, figure and checkpoints")
     parser.add_argument("--models", nargs="+", type=_model, default=["all"],
                         help=f"members of the family to train: {', '.join(FAMILY)}, or all")
-    parser.add_argument("--seeds", nargs="+", type=_seed, default=[0, 1, 2],
+    parser.add_argument("--seeds", nargs="+", type=seed_int, default=[0, 1, 2],
                         help="run seeds (initialization and batch order); 3 or more for "
                              "an interval")
-    parser.add_argument("--epochs", type=_positive, default=config.epochs,
+    parser.add_argument("--epochs", type=positive_int, default=config.epochs,
                         help="passes over the training split")
-    parser.add_argument("--batch-size", type=_positive, default=config.batch_size,
+    parser.add_argument("--batch-size", type=positive_int, default=config.batch_size,
                         help="global batch, split over torchrun's processes")
     parser.add_argument("--lr", type=float, default=config.lr, help="peak AdamW learning rate")
     parser.add_argument("--weight-decay", type=float, default=config.weight_decay,
                         help="AdamW weight decay")
-    parser.add_argument("--train", type=_positive, default=task.train, help="training clips")
-    parser.add_argument("--val", type=_positive, default=task.val, help="validation clips")
-    parser.add_argument("--test", type=_positive, default=task.test, help="test clips")
-    parser.add_argument("--data-seed", type=_seed, default=task.seed,
+    parser.add_argument("--train", type=positive_int, default=task.train, help="training clips")
+    parser.add_argument("--val", type=positive_int, default=task.val, help="validation clips")
+    parser.add_argument("--test", type=positive_int, default=task.test, help="test clips")
+    parser.add_argument("--data-seed", type=seed_int, default=task.seed,
                         help="seed of the clips (the same for every run)")
     parser.add_argument("--view", choices=VIEWS, default="clip",
                         help="'clip', or a control: 'single_frame' (the middle frame "
@@ -138,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bn", choices=BN_MODES, default=config.bn,
                         help="BatchNorm statistics under torchrun: per process ('batch'), "
                              "shared ('sync', CUDA only) or fixed ('frozen')")
-    parser.add_argument("--threads", type=_positive, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="CPU threads per process (default: PyTorch's choice)")
     parser.add_argument("--smoke", action="store_true",
                         help=f"the smallest configuration: {SMOKE['models']}, seeds "
@@ -165,51 +150,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
-def _csv(rows: list[dict], columns: tuple[str, ...]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def _prepare_out(out: Path) -> None:
-    """Create `out` and prove it is writable now, not after an hour of training."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as error:
-        raise ExperimentError(f"--out {out} is not a writable folder ({error.strerror or error}); "
-                              "choose a folder you can write to") from error
-
-
-def _environment(config: TrainConfig, world: Distributed) -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "torch": torch.__version__, "python": platform.python_version(),
-        "platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
-        "threads_per_process": torch.get_num_threads(), "processes": world.world_size,
-        "device": config.device,
-        "gpu": torch.cuda.get_device_name() if config.device == "cuda" else None,
-        "load_average_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
 
 
 def _protocol(args: argparse.Namespace, task: DirectionTask, config: TrainConfig) -> dict:
@@ -289,30 +229,6 @@ def summary_markdown(summary: dict) -> str:
 # --------------------------------------------------------------------------
 
 
-def _load_previous(out: Path, protocol: dict, resume: bool) -> dict | None:
-    path = out / "results.json"
-    if not path.exists():
-        unfinished = sorted((out / "checkpoints").glob("*.pt"))
-        if unfinished and not resume:
-            raise ExperimentError(
-                f"{out} holds checkpoints of unfinished runs ({unfinished[0].name}, ...); pass "
-                "--resume to continue them, or choose another --out")
-        return None
-    if not resume:
-        raise ExperimentError(f"{out} already holds results (results.json); pass --resume to "
-                              "continue them, or choose another --out")
-    try:
-        previous = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ExperimentError(f"cannot read {path} to resume ({error}); move it away to "
-                              "start afresh") from error
-    if previous.get("protocol") != protocol:
-        raise ExperimentError(f"{path} was written with another protocol (task, training "
-                              "settings or view) than this command's; --resume only adds runs "
-                              "of the same protocol. Use another --out")
-    return previous
-
-
 def run_experiment(args: argparse.Namespace) -> dict:
     """Train every (model, seed) of `args` that is not done yet; return results.json's content."""
     task = DirectionTask(train=args.train, val=args.val, test=args.test, seed=args.data_seed)
@@ -324,8 +240,8 @@ def run_experiment(args: argparse.Namespace) -> dict:
     out: Path = args.out
     protocol = _protocol(args, task, config)
     if world.is_main:
-        _prepare_out(out)
-    previous = _load_previous(out, protocol, args.resume)
+        prepare_out(out)
+    previous = load_previous(out, protocol, args.resume)
     world.barrier()  # every rank has read the old results before rank 0 rewrites them
 
     started = time.perf_counter()
@@ -336,7 +252,7 @@ def run_experiment(args: argparse.Namespace) -> dict:
     runs = list(previous["runs"]) if previous else []
     histories = list(previous["history"]) if previous else []
     done = {(r["model"], int(r["seed"])) for r in runs}
-    results = {"protocol": protocol, "environment": _environment(config, world),
+    results = {"protocol": protocol, "environment": environment_record(config.device, world.world_size),
                "runs": runs, "history": histories,
                "wall_seconds": previous.get("wall_seconds", 0.0) if previous else 0.0}
     todo = [(m, s) for m in args.models for s in args.seeds if (m, s) not in done]
@@ -382,10 +298,10 @@ def task_channels(splits: dict) -> int:
 
 def _write_results(out: Path, results: dict, figure: bool) -> None:
     results["summary"] = summarize(results["runs"])
-    _write_atomically(out / "results.json", json.dumps(results, indent=1) + "\n")
-    _write_atomically(out / "results.csv", _csv(results["runs"], RESULT_COLUMNS))
-    _write_atomically(out / "history.csv", _csv(results["history"], HISTORY_COLUMNS))
-    _write_atomically(out / "summary.md", summary_markdown(results["summary"]))
+    write_atomically(out / "results.json", json.dumps(results, indent=1) + "\n")
+    write_atomically(out / "results.csv", csv_text(results["runs"], RESULT_COLUMNS))
+    write_atomically(out / "history.csv", csv_text(results["history"], HISTORY_COLUMNS))
+    write_atomically(out / "summary.md", summary_markdown(results["summary"]))
     if figure and results["history"]:
         from .viz.training import training_curves  # figures only when asked for
 

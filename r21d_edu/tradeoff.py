@@ -42,17 +42,18 @@ from pathlib import Path
 
 import torch
 
-from .experiment import (
-    ExperimentError,
-    _csv,
-    _environment,
-    _positive,
-    _prepare_out,
-    _seed,
-    _write_atomically,
-)
 from .counting import summarize_network
 from .family import family_model
+from .results_folder import (
+    ResultsFolderError,
+    csv_text,
+    environment_record,
+    load_previous,
+    positive_int,
+    prepare_out,
+    seed_int,
+    write_atomically,
+)
 from .netfactor import NetworkProfile, factorize_network, insert_middle_bn_relu, network_profile
 from .stats import paired_difference, spread
 from .tasks import DirectionTask, make_splits
@@ -105,22 +106,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="folder for results and figure")
     parser.add_argument("--energies", nargs="+", type=_energy, default=list(ENERGIES),
                         help="energy kept per layer, one factorization each")
-    parser.add_argument("--seeds", nargs="+", type=_seed, default=[0, 1, 2],
+    parser.add_argument("--seeds", nargs="+", type=seed_int, default=[0, 1, 2],
                         help="fine-tuning seeds (batch order); 3 or more for an interval")
-    parser.add_argument("--base-seed", type=_seed, default=0,
+    parser.add_argument("--base-seed", type=seed_int, default=0,
                         help="seed of the 3D network's initialization and batch order")
-    parser.add_argument("--base-epochs", type=_positive, default=config.epochs,
+    parser.add_argument("--base-epochs", type=positive_int, default=config.epochs,
                         help="epochs of the 3D network's training")
-    parser.add_argument("--epochs", type=_positive, default=1, help="fine-tuning epochs")
+    parser.add_argument("--epochs", type=positive_int, default=1, help="fine-tuning epochs")
     parser.add_argument("--lr", type=float, default=5e-4, help="fine-tuning peak learning rate")
-    parser.add_argument("--train", type=_positive, default=task.train, help="training clips")
-    parser.add_argument("--val", type=_positive, default=task.val, help="validation clips")
-    parser.add_argument("--test", type=_positive, default=task.test, help="test clips")
+    parser.add_argument("--train", type=positive_int, default=task.train, help="training clips")
+    parser.add_argument("--val", type=positive_int, default=task.val, help="validation clips")
+    parser.add_argument("--test", type=positive_int, default=task.test, help="test clips")
     parser.add_argument("--margin", type=float, default=4.0,
                         help="BN + ReLU insertion: ReLU clips below mean - margin * std")
-    parser.add_argument("--latency-repeats", type=_positive, default=30,
+    parser.add_argument("--latency-repeats", type=positive_int, default=30,
                         help="timed samples per network (median and IQR)")
-    parser.add_argument("--threads", type=_positive, default=1,
+    parser.add_argument("--threads", type=positive_int, default=1,
                         help="CPU threads for training and timing")
     parser.add_argument("--smoke", action="store_true",
                         help=f"the smallest configuration that runs every step: {SMOKE}")
@@ -252,31 +253,13 @@ def _protocol(args: argparse.Namespace, task: DirectionTask, base: TrainConfig,
     return json.loads(json.dumps(protocol))
 
 
-def _load_previous(out: Path, protocol: dict, resume: bool) -> dict | None:
-    path = out / "results.json"
-    if not path.exists():
-        return None
-    if not resume:
-        raise ExperimentError(f"{out} already holds results (results.json); pass --resume to "
-                              "continue them, or choose another --out")
-    try:
-        previous = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ExperimentError(f"cannot read {path} to resume ({error}); move it away to "
-                              "start afresh") from error
-    if previous.get("protocol") != protocol:
-        raise ExperimentError(f"{path} was written with another protocol than this command's; "
-                              "--resume only adds runs of the same protocol. Use another --out")
-    return previous
-
-
 def _write(out: Path, results: dict, figure: bool) -> None:
     results["points"] = summarize_points(results)
     results["differences"] = _differences(results)
-    _write_atomically(out / "results.json", json.dumps(results, indent=1) + "\n")
-    _write_atomically(out / "runs.csv", _csv(results["runs"], RUN_COLUMNS))
-    _write_atomically(out / "points.csv", _csv(results["points"], POINT_COLUMNS))
-    _write_atomically(out / "summary.md", summary_markdown(results))
+    write_atomically(out / "results.json", json.dumps(results, indent=1) + "\n")
+    write_atomically(out / "runs.csv", csv_text(results["runs"], RUN_COLUMNS))
+    write_atomically(out / "points.csv", csv_text(results["points"], POINT_COLUMNS))
+    write_atomically(out / "summary.md", summary_markdown(results))
     if figure and any(p["accuracy_after_mean"] is not None for p in results["points"]):
         from .viz.tradeoff import pareto_figure  # figures only when asked for
 
@@ -316,14 +299,14 @@ def run_study(args: argparse.Namespace) -> dict:
     tune_config = TrainConfig(epochs=args.epochs, lr=args.lr, warmup_epochs=0.1)
     out: Path = args.out
     protocol = _protocol(args, task, base_config, tune_config)
-    _prepare_out(out)
-    previous = _load_previous(out, protocol, args.resume)
+    prepare_out(out)
+    previous = load_previous(out, protocol, args.resume, what="energies, seeds or training settings")
     world = Distributed()
     progress = not args.no_progress
     started = time.perf_counter()
     results = previous or {"protocol": protocol, "runs": [], "networks": {},
                            "wall_seconds": 0.0}
-    results["environment"] = _environment(base_config, world)
+    results["environment"] = environment_record(base_config.device, world.world_size)
 
     def save(figure: bool = False) -> None:
         nonlocal started
@@ -395,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         results = run_study(args)
-    except (ExperimentError, CheckpointError, ValueError) as error:
+    except (ResultsFolderError, CheckpointError, ValueError) as error:
         print(f"r21d_edu.tradeoff: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

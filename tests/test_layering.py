@@ -127,11 +127,6 @@ def test_a_figure_function_loads_viz_and_the_old_import_paths_still_work() -> No
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-# tradeoff reuses experiment's private helpers; both are being written in this tree now,
-# and experiment should export them (or a shared module hold them) once that work lands.
-PRIVATE_IMPORTS_TO_REMOVE = {("tradeoff", "experiment")}
-
-
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")),
                          ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_private_helper_is_imported_from_another_module(path: Path) -> None:
@@ -140,8 +135,6 @@ def test_no_private_helper_is_imported_from_another_module(path: Path) -> None:
             continue
         last = name.rsplit(".", 1)[-1]
         source = name.rsplit(".", 1)[0].rsplit(".", 1)[-1]
-        if (path.stem, source) in PRIVATE_IMPORTS_TO_REMOVE:
-            continue
         assert not (last.startswith("_") and not last.startswith("__")
                     and any(a.name == last for a in node.names)), (
             f"{path.name}:{node.lineno} imports the private {last} from {source}; make it "
