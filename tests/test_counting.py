@@ -295,7 +295,7 @@ def test_bad_input_shapes_get_the_layers_messages() -> None:
 
 
 def test_bad_specs_are_refused() -> None:
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match="method must be one of"):
         ConvSpec("2d", 3, 8, 3)
     with pytest.raises(ValueError, match="M = 0 .* pass intermediate_channels=1"):
         ConvSpec("2plus1d", 1, 1, 1)
@@ -370,3 +370,14 @@ def test_network_macs_are_torchvisions_published_gflops(builder, params, gmacs) 
     summary = summarize_network(model, (1, 3, 16, 112, 112))
     assert summary.params == params
     assert round(summary.macs / 1e9, 3) == gmacs
+
+
+def test_the_old_kind_name_of_a_spec_still_works_with_a_deprecation_warning() -> None:
+    spec = ConvSpec(method="2plus1d", in_channels=3, out_channels=8, kernel_size=3)
+    with pytest.warns(DeprecationWarning, match="ConvSpec.method"):
+        assert spec.kind == "2plus1d"
+    with pytest.warns(DeprecationWarning, match="method="):
+        old = ConvSpec(kind="2plus1d", in_channels=3, out_channels=8, kernel_size=3)
+    assert old == spec and layer_cost(spec, (1, 3, 4, 8, 8)).method == "2plus1d"
+    with pytest.raises(TypeError, match="twice"):
+        ConvSpec("3d", kind="3d", in_channels=3, out_channels=8, kernel_size=3)

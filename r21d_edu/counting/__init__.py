@@ -23,9 +23,10 @@ One layer — ``layer`` is a `FullConv3d` / `nn.Conv3d`, a `NaiveConv2Plus1d`, a
 `SpatioTemporalConv`, or a `ConvSpec` (the same description without building
 weights, for fast what-if arithmetic):
 
-- ``ConvSpec(kind, in_channels, out_channels, kernel_size, stride=1, padding=0,
+- ``ConvSpec(method, in_channels, out_channels, kernel_size, stride=1, padding=0,
   bias=True, intermediate_channels=None, middle_bn_relu=True)`` with
-  ``kind`` one of ``"3d"``, ``"naive"``, ``"2plus1d"``; ``spec_of(layer)``.
+  ``method`` one of ``"3d"``, ``"naive"``, ``"2plus1d"`` (`r21d_edu.methods`; the old
+  name ``kind`` still works, deprecated); ``spec_of(layer)``.
 - ``count_parameters(layer) -> ParameterCount``  (fields ``total``, ``weights``, ``stages``)
 - ``count_macs(layer, input_shape) -> ComputeCount``  (``macs``, ``flops``, ``stages``)
 - ``activation_memory(layer, input_shape, dtype=torch.float32) -> MemoryCount``

@@ -67,7 +67,7 @@ def count_parameters(layer: nn.Module | ConvSpec) -> ParameterCount:
     for s in stages:
         if s.formula_params:
             lines.append(f"  {s.name:<15} {s.formula_params}")
-    if spec.kind == "3d":
+    if spec.method == "3d":
         lines.append(f"  total = {fmt(total)} parameters")
     else:
         parts = " + ".join(fmt(s.params) for s in stages if s.params)
@@ -75,7 +75,7 @@ def count_parameters(layer: nn.Module | ConvSpec) -> ParameterCount:
         full = math.prod(k) * spec.in_channels * spec.out_channels
         lines.append(f"  conv weights alone = {fmt(weights)}; the 3D conv has "
                      f"t·d_h·d_w·C_in·C_out = {fmt(full)}")
-    return ParameterCount(spec.kind, total, weights, stages, "\n".join(lines))
+    return ParameterCount(spec.method, total, weights, stages, "\n".join(lines))
 
 
 def count_macs(layer: nn.Module | ConvSpec, input_shape: Sequence[int]) -> ComputeCount:
@@ -106,12 +106,12 @@ def count_macs(layer: nn.Module | ConvSpec, input_shape: Sequence[int]) -> Compu
     macs = sum(s.macs for s in stages)
     lines = [header(spec) + f", input {shape_text(shape)}"]
     lines += [f"  {s.name:<15} {s.formula_macs}" for s in stages if s.formula_macs]
-    if spec.kind != "3d":
+    if spec.method != "3d":
         lines.append("  total = " + " + ".join(fmt(s.macs) for s in stages if s.macs)
                      + f" = {fmt(macs)} MACs")
     lines.append(f"  FLOPs = 2 × MACs = 2 × {fmt(macs)} = {fmt(2 * macs)}"
                  "  (bias, BN and ReLU not counted)")
-    return ComputeCount(spec.kind, shape, macs, 2 * macs, stages, "\n".join(lines))
+    return ComputeCount(spec.method, shape, macs, 2 * macs, stages, "\n".join(lines))
 
 
 def activation_memory(
@@ -167,7 +167,7 @@ def activation_memory(
         lines.append(f"  middle / input = {fmt(middle_bytes)} / {fmt(input_bytes)} = "
                      f"{ratio:.3g}× (M / C_in = {m} / {c_in} = {m / c_in:.3g} when H', W' = H, W)")
     lines.append(f"  total written = {fmt(total)} bytes ({mib(total)})")
-    return MemoryCount(spec.kind, shape, dtype_name, input_bytes, middle_bytes, output_bytes,
+    return MemoryCount(spec.method, shape, dtype_name, input_bytes, middle_bytes, output_bytes,
                        total, ratio, stages, "\n".join(lines))
 
 
@@ -196,7 +196,7 @@ def stage_shapes(layer: nn.Module | ConvSpec, input_shape: Sequence[int]) -> Sha
                                       spec.padding, out[2:], strict=True):
         lines.append(f"  {axis}' = floor(({size} + 2·{p} - {k}) / {s}) + 1 = {o}")
     lines += [f"  {s.name:<15} {s.operation:<34} -> {shape_text(s.output_shape)}" for s in stages]
-    return ShapeTrace(spec.kind, shape, out, stages, "\n".join(lines))
+    return ShapeTrace(spec.method, shape, out, stages, "\n".join(lines))
 
 
 def layer_cost(

@@ -8,8 +8,10 @@ Part of `r21d_edu.counting`; import the public names from there.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -41,8 +43,10 @@ class ConvSpec:
     is computed with the paper's formula when not given.
 
     Args:
-        kind: ``"3d"`` (`FullConv3d`), ``"naive"`` (`NaiveConv2Plus1d`) or
-            ``"2plus1d"`` (`SpatioTemporalConv`).
+        method: ``"3d"`` (`FullConv3d`), ``"naive"`` (`NaiveConv2Plus1d`) or
+            ``"2plus1d"`` (`SpatioTemporalConv`), a key of `r21d_edu.methods`.
+            (Called ``kind`` before; ``kind=`` and ``spec.kind`` still work, with a
+            `DeprecationWarning`.)
         in_channels: C_in.
         out_channels: C_out.
         kernel_size: t, or (t, d_h, d_w).
@@ -64,7 +68,7 @@ class ConvSpec:
         144
     """
 
-    kind: Kind
+    method: Kind
     in_channels: int
     out_channels: int
     kernel_size: Triple | int
@@ -75,7 +79,7 @@ class ConvSpec:
     middle_bn_relu: bool = True
 
     def __post_init__(self) -> None:
-        check_method(self.kind, "kind", LAYER_METHODS)
+        check_method(self.method, "method", LAYER_METHODS)
         set_ = object.__setattr__  # frozen dataclass: normalise once, here
         set_(self, "in_channels", check_int(self.in_channels, "in_channels", minimum=1))
         set_(self, "out_channels", check_int(self.out_channels, "out_channels", minimum=1))
@@ -83,7 +87,7 @@ class ConvSpec:
         set_(self, "stride", as_triple(self.stride, "stride", minimum=1))
         set_(self, "padding", as_triple(self.padding, "padding", minimum=0))
         set_(self, "bias", bool(self.bias))
-        if self.kind == "3d":
+        if self.method == "3d":
             set_(self, "intermediate_channels", None)
             set_(self, "middle_bn_relu", False)
             return
@@ -96,6 +100,31 @@ class ConvSpec:
         set_(self, "intermediate_channels",
              check_int(m, "intermediate_channels (M)", minimum=1))
         set_(self, "middle_bn_relu", bool(self.middle_bn_relu))
+
+    @property
+    def kind(self) -> str:
+        """Deprecated name of `method` (the same key)."""
+        warnings.warn("ConvSpec.kind is now ConvSpec.method (the same key, see "
+                      "r21d_edu.methods)", DeprecationWarning, stacklevel=2)
+        return self.method
+
+
+_generated_init = ConvSpec.__init__
+
+
+@functools.wraps(_generated_init)
+def _init_accepting_kind(self: ConvSpec, *args: object, **kwargs: object) -> None:
+    # The old keyword: ConvSpec(kind="3d", ...) still builds, with a DeprecationWarning.
+    if "kind" in kwargs:
+        if args or "method" in kwargs:
+            raise TypeError("ConvSpec got its method twice (kind= is the old name of method=)")
+        warnings.warn("ConvSpec(kind=...) is now ConvSpec(method=...) (the same key, see "
+                      "r21d_edu.methods)", DeprecationWarning, stacklevel=2)
+        kwargs["method"] = kwargs.pop("kind")
+    _generated_init(self, *args, **kwargs)
+
+
+ConvSpec.__init__ = _init_accepting_kind  # type: ignore[method-assign]
 
 
 def spec_of(layer: nn.Module | ConvSpec) -> ConvSpec:
@@ -111,8 +140,8 @@ def spec_of(layer: nn.Module | ConvSpec) -> ConvSpec:
     if isinstance(layer, ConvSpec):
         return layer
     if isinstance(layer, (NaiveConv2Plus1d, SpatioTemporalConv)):
-        kind: Kind = "naive" if isinstance(layer, NaiveConv2Plus1d) else "2plus1d"
-        return ConvSpec(kind, **layer.config)
+        method: Kind = "naive" if isinstance(layer, NaiveConv2Plus1d) else "2plus1d"
+        return ConvSpec(method, **layer.config)
     if isinstance(layer, nn.Conv3d):
         if isinstance(layer.padding, str):
             raise ValueError(
@@ -192,7 +221,7 @@ def checked_input(spec: ConvSpec, input_shape: Sequence[int]) -> Shape:
     # A meta tensor costs nothing and lets the layers' own checks speak, so a
     # wrong shape gets exactly the message the layer would give.
     check_clip(torch.empty(shape, device="meta"), spec.in_channels, spec.kernel_size,
-               spec.padding, METHOD_LABELS[spec.kind])
+               spec.padding, METHOD_LABELS[spec.method])
     return shape
 
 
@@ -210,7 +239,7 @@ def layer_stages(spec: ConvSpec, input_shape: Shape, itemsize: int) -> list[Stag
     out_shape = (n, c_out, t_out, h_out, w_out)
     out_values = math.prod(out_shape)
 
-    if spec.kind == "3d":
+    if spec.method == "3d":
         weights = t * d_h * d_w * c_in * c_out
         per_output = c_in * t * d_h * d_w
         return [Stage(
@@ -223,7 +252,7 @@ def layer_stages(spec: ConvSpec, input_shape: Shape, itemsize: int) -> list[Stag
 
     m = spec.intermediate_channels
     assert m is not None  # set by ConvSpec for the (2+1)D kinds
-    naive = spec.kind == "naive"
+    naive = spec.method == "naive"
     # The spatial conv keeps all T frames; only H and W shrink.
     if naive:
         middle_shape: Shape = (n * t_in, m, h_out, w_out)
@@ -295,11 +324,11 @@ def rearrangement(
 
 
 def header(spec: ConvSpec) -> str:
-    if spec.kind == "3d":
+    if spec.method == "3d":
         return (f"{METHOD_LABELS['3d']} {spec.in_channels} -> {spec.out_channels}, "
                 f"kernel {shape_text(spec.kernel_size)}")
     bn = "with" if spec.middle_bn_relu else "without"
-    return (f"{METHOD_LABELS[spec.kind]} {spec.in_channels} -> M={spec.intermediate_channels} -> "
+    return (f"{METHOD_LABELS[spec.method]} {spec.in_channels} -> M={spec.intermediate_channels} -> "
             f"{spec.out_channels}, kernel {shape_text(spec.kernel_size)}, {bn} middle BN + ReLU")
 
 
@@ -467,8 +496,14 @@ class LayerCost(Explained):
     explanation: str = field(default="", compare=False)
 
     @property
+    def method(self) -> str:
+        """The method key of the layer (`ConvSpec.method`)."""
+        return self.spec.method
+
+    @property
     def kind(self) -> str:
-        return self.spec.kind
+        """The same key as `method`, the name the count results use."""
+        return self.spec.method
 
     @property
     def params(self) -> int:

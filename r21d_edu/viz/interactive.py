@@ -251,7 +251,7 @@ def _two_plus_one_spec(layer: Any) -> ConvSpec:
         return ConvSpec("2plus1d", 1, 1, kernel, padding=tuple(k // 2 for k in kernel),
                         intermediate_channels=1)
     spec = spec_of(layer)
-    if spec.kind == "3d":
+    if spec.method == "3d":
         raise ValueError(
             "receptive_field_figure draws the two stages of a (2+1)D layer; got a 3D conv. "
             "Pass its kernel size (e.g. 3 or (3, 3, 3)) or ConvSpec('2plus1d', ...) to see "
