@@ -5,7 +5,7 @@ Convolutions for Action Recognition". Every tensor is a clip of shape
 (N, C, T, H, W), as for `torch.nn.Conv3d`.
 """
 
-from .compare import LayerComparison, compare_layers
+from .layer_comparison import LayerComparison, compare_layers
 from .counting import (
     ConvSpec,
     LayerCost,

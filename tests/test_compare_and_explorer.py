@@ -70,3 +70,12 @@ def test_explorer_flags_impossible_settings_and_keeps_the_last_good_view():
     assert explorer.comparison is good
     explorer.controls["frames"].value = 8  # back to a valid setting clears the flag
     assert explorer.message.value == ""
+
+
+def test_the_layer_comparison_has_a_clear_module_name_and_the_old_path_works() -> None:
+    import r21d_edu
+    import r21d_edu.compare as old
+    import r21d_edu.layer_comparison as new
+
+    assert new.compare_layers is old.compare_layers is r21d_edu.compare_layers
+    assert new.LayerComparison is old.LayerComparison is r21d_edu.LayerComparison
