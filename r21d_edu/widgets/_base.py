@@ -18,14 +18,14 @@ controls describe a setting that cannot work.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import ipywidgets as w
 
 from ..viz._common import figure_to_png
 
-__all__ = ["Explorer", "figure_to_png", "problem_html", "safely"]
+__all__ = ["Explorer", "figure_to_png", "problem_html"]
 
 
 def problem_html(message: str) -> str:
@@ -34,25 +34,6 @@ def problem_html(message: str) -> str:
         '<div style="color:#8a1c1c;background:#fdecea;padding:6px 10px;border-radius:4px">'
         f"<b>Not possible:</b> {html.escape(message)}</div>"
     )
-
-
-def safely(update: Callable[[], None], message: w.HTML) -> Callable[..., None]:
-    """Wrap a widget callback so that errors become a message, never a traceback.
-
-    ``update`` redraws the widget from the current control values; when it raises
-    ``ValueError`` or ``TypeError`` (the package's errors for impossible
-    settings), ``message`` shows the error's text and the last good view stays.
-    """
-
-    def callback(*_change: object) -> None:
-        try:
-            update()
-        except (ValueError, TypeError) as error:
-            message.value = problem_html(str(error))
-        else:
-            message.value = ""
-
-    return callback
 
 
 STALE_BORDER = "2px dashed #c0392b"

@@ -17,7 +17,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..netfactor import FactorizationReport, NetworkProfile
-from ._base import safely
+from ._base import Explorer
 
 __all__ = ["FactorizationExplorer", "Plan", "explore_plan"]
 
@@ -67,7 +67,7 @@ def explore_plan(profile: NetworkProfile, energy: float,
     return Plan(report, nearest, text)
 
 
-class FactorizationExplorer(w.VBox):
+class FactorizationExplorer(Explorer):
     """An energy slider over a network's profile: per-layer table and the Pareto figure.
 
     Args:
@@ -76,13 +76,14 @@ class FactorizationExplorer(w.VBox):
         energy: where the slider starts. Default: 0.9.
 
     Attributes:
-        slider: the energy slider (0.3–1.0).
+        slider: the energy slider (0.3–1.0); also ``controls["energy"]``.
         summary: HTML, one line on the plan and the nearest studied point.
         table: HTML, the per-layer `FactorizationReport`.
         plot: `ipywidgets.Image`, the Pareto figure with the nearest studied
             energy's points ringed.
         message: empty, or why the setting cannot work.
-        plan: the `Plan` on screen.
+        stale: True while the view shows an earlier setting (see `Explorer`).
+        plan: the `Plan` on screen (the last valid one).
     """
 
     def __init__(self, profile: NetworkProfile, points: Sequence[Mapping[str, Any]] = (),
@@ -96,20 +97,16 @@ class FactorizationExplorer(w.VBox):
         self.slider = w.FloatSlider(value=energy, min=0.3, max=1.0, step=0.01,
                                     description="energy kept", continuous_update=False,
                                     readout_format=".2f", style={"description_width": "90px"})
-        self.summary, self.table, self.message = w.HTML(), w.HTML(), w.HTML()
+        self.summary, self.table = w.HTML(), w.HTML()
         self.plot = w.Image(format="png")
         self.plan: Plan | None = None
         self._figure = None
         self._rings: list = []
-        redraw = safely(self._redraw, self.message)
-        self.slider.observe(redraw, names="value")
-        redraw()
-        children = [self.slider, self.summary, self.table, self.message]
-        if self.points:
-            children.insert(3, self.plot)
-        super().__init__(children)
+        shown = [self.summary, self.table, *([self.plot] if self.points else [])]
+        view = w.VBox(shown)
+        self._start({"energy": self.slider}, view, [self.slider, view])
 
-    def _redraw(self) -> None:
+    def _update(self) -> None:
         self.plan = explore_plan(self.profile, self.slider.value, self.points)
         self.summary.value = f"<p>{html.escape(self.plan.text)}</p>"
         self.table.value = self.plan.report._repr_html_()
