@@ -299,7 +299,15 @@ class ConvBuilder:
     block class serves every kind (torchvision passes a ``conv_builder`` class
     for the same reason). The string ``conv_type`` of `SpatioTemporalResBlock`
     is shorthand for ``ConvBuilder(conv_type, convention)``; the other fields
-    make the variants a training experiment compares.
+    make the variants a training experiment compares. `video_resnet` makes the
+    builders once (checking the convention there) and hands only builders down:
+    `VideoResNet` -> `SpatioTemporalResLayer` -> `SpatioTemporalResBlock`.
+
+    ``conv_type`` is not the method vocabulary of `r21d_edu.methods` (``"3d"``,
+    ``"naive"``, ``"2plus1d"``, ``"fast"``), though two keys look alike: a method is
+    a way to compute one spatio-temporal layer, a conv_type is the architecture of
+    a block — ``"2d"`` (1 x d x d, no temporal kernel, MC3's upper stages) is not a
+    method at all, and "naive" and "fast" are not architectures.
 
     Fields:
         conv_type: ``"3d"``, ``"2plus1d"`` or ``"2d"`` (see `SpatioTemporalResBlock`).
@@ -368,9 +376,11 @@ class ConvBuilder:
 
 
 def _builder(conv_type: ConvType | ConvBuilder, convention: Convention) -> ConvBuilder:
+    # The string keyword forms (conv_type="3d", convention="paper") are shorthand for a
+    # builder; ConvBuilder checks both strings, so they are checked in one place.
     if isinstance(conv_type, ConvBuilder):
         return conv_type
-    return ConvBuilder(_check_conv_type(conv_type), _check_convention(convention))
+    return ConvBuilder(conv_type, convention)
 
 
 # --------------------------------------------------------------------------
@@ -497,11 +507,13 @@ class SpatioTemporalResLayer(nn.Sequential):
         kernel_size: passed to every block.
         layer_size: number of blocks (>= 1).
         block_type: the block class, called as ``block_type(in, out,
-            kernel_size, downsample=..., conv_type=..., convention=...)``.
+            kernel_size, downsample=..., conv_type=builder)`` with one
+            `ConvBuilder` shared by every block.
             Default: `SpatioTemporalResBlock`.
         downsample: stride 2 in the first block. Default: False.
-        conv_type, convention: passed to every block (``conv_type`` may be a
-            `ConvBuilder`).
+        conv_type, convention: a `ConvBuilder`, or the strings it is made of
+            (``conv_type="3d"``, ``convention="paper"``, kept for compatibility);
+            the builder is made once and passed to every block.
 
     Shape:
         - Input: (N, C_in, T, H, W)
@@ -521,7 +533,7 @@ class SpatioTemporalResLayer(nn.Sequential):
         convention: Convention = "torchvision",
     ) -> None:
         layer_size = check_int(layer_size, "layer_size", minimum=1)
-        options = {"conv_type": conv_type, "convention": convention}
+        options = {"conv_type": _builder(conv_type, convention)}  # made once, shared
         blocks = [block_type(in_channels, out_channels, kernel_size, downsample=downsample,
                              **options)]
         blocks += [block_type(out_channels, out_channels, kernel_size, downsample=False,
@@ -811,7 +823,11 @@ def video_resnet(
     if arch not in _ARCHITECTURES:
         raise ValueError(f"arch must be one of {tuple(_ARCHITECTURES)}, got {arch!r}")
     blocks = _check_depth(depth)
-    convention = _check_convention(convention)
+    # One builder per kind of conv, made (and its convention checked) once, here; the
+    # network, its stages and blocks receive only builders.
+    conv_types = _ARCHITECTURES[arch]
+    made = {c: ConvBuilder(c, convention) for c in dict.fromkeys(conv_types)}
+    builders = tuple(made[c] for c in conv_types)
     if arch == "r2plus1d":
         stem_m = 45 if convention == "torchvision" else formula_intermediate_channels(
             3, 64, (3, 7, 7))
@@ -821,7 +837,7 @@ def video_resnet(
             raise ValueError(f"convention={convention!r} only changes (2+1)D convs; "
                              f"{arch!r} has none. Use arch='r2plus1d'")
         stem = BasicStem()
-    return VideoResNet(_ARCHITECTURES[arch], blocks, stem, num_classes, convention)
+    return VideoResNet(builders, blocks, stem, num_classes)
 
 
 def r3d_18(num_classes: int = 400) -> VideoResNet:

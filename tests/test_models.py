@@ -350,3 +350,17 @@ def test_block_argument_errors() -> None:
         SpatioTemporalResBlock(4, 4, 3, downsample=2)
     with pytest.raises(ValueError, match="layer_size must be an integer >= 1"):
         SpatioTemporalResLayer(4, 4, 3, 0)
+
+
+def test_video_resnet_makes_its_conv_builders_once_and_hands_only_builders_down() -> None:
+    def builders(model: nn.Module) -> list[models.ConvBuilder]:
+        return [m.conv_builder for m in model.modules()
+                if isinstance(m, models.SpatioTemporalResBlock)]
+
+    with torch.device("meta"):
+        paper, mc3 = r2plus1d_18(convention="paper"), mc3_18()
+    assert len({id(b) for b in builders(paper)}) == 1
+    assert builders(paper)[0] == models.ConvBuilder("2plus1d", "paper")
+    assert [b.conv_type for b in dict.fromkeys(builders(mc3))] == ["3d", "2d"]
+    with pytest.raises(ValueError, match="convention must be 'torchvision'"):
+        video_resnet("r2plus1d", convention="tensorflow")
