@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ._checks import as_triple, check_int
+from ._tables import Cell, html_table
 from .layers import FullConv3d, NaiveConv2Plus1d, Size3, SpatioTemporalConv
 
 Shape = tuple[int, ...]
@@ -74,16 +75,13 @@ class LayerComparison:
             ("naive Conv2d + Conv1d", "naive", f"M = {self.intermediate_channels}"),
             ("(2+1)D conv", "2plus1d", f"M = {self.intermediate_channels}"),
         ]
-        body = "".join(
-            f"<tr><td>{name}</td><td style='text-align:right'>{self.conv_weights[key]:,}</td>"
-            f"<td style='text-align:right'>{self.parameters[key]:,}</td><td>{note}</td></tr>"
-            for name, key, note in rows
-        )
+        body = [(name, Cell(f"{self.conv_weights[key]:,}", num=True),
+                 Cell(f"{self.parameters[key]:,}", num=True), note)
+                for name, key, note in rows]
         return (
             f"<p><code>{html.escape(self.formula)}</code></p>"
-            "<table><tr><th>layer</th><th>conv weights</th><th>all parameters</th><th></th></tr>"
-            f"{body}</table>"
-            f"<p>input {self.input_shape} → middle {self.middle_shape} → "
+            + html_table(body, ["layer", "conv weights", "all parameters", ""])
+            + f"<p>input {self.input_shape} → middle {self.middle_shape} → "
             f"output {self.output_shape}</p>"
         )
 

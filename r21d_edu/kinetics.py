@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ._checks import check_int
+from ._tables import Cell, html_table
 from .video import VideoClip
 from .weights import preprocess_clip
 
@@ -69,16 +70,15 @@ class Prediction:
                          for label, p, i in zip(self.labels, self.probabilities, self.indices))
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td style='text-align:left'>{html.escape(label)}</td>"
-            f"<td style='text-align:right'>{p:.1%}</td>"
-            f"<td style='text-align:left;width:12em'><div style='background:#4c72b0;"
-            f"height:0.8em;width:{100 * p:.1f}%'></div></td></tr>"
-            for label, p in zip(self.labels, self.probabilities)
-        )
+        # Labels read left to right; each bar is its share of a 12em track.
+        rows = [(Cell(f"<div style='text-align:left'>{html.escape(label)}</div>", raw=True),
+                 Cell(f"{p:.1%}", num=True),
+                 Cell("<div style='width:12em'><div style='background:#4c72b0;height:0.8em;"
+                      f"width:{100 * p:.1f}%'></div></div>", raw=True))
+                for label, p in zip(self.labels, self.probabilities)]
         averaged = f" (mean over {self.clips} clips)" if self.clips > 1 else ""
-        return (f"<table><caption>top {len(self.labels)}{averaged}</caption>"
-                f"<tr><th>class</th><th>probability</th><th></th></tr>{rows}</table>")
+        return html_table(rows, ["class", "probability", ""],
+                          caption=f"top {len(self.labels)}{averaged}")
 
 
 def _as_clip_batch(clip: object) -> torch.Tensor:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ._checks import check_int
+from ._tables import Cell, html_table
 from .counting import ModuleRow, summarize_network
 from .models import r2plus1d_18, r3d_18, resnet18
 
@@ -71,12 +72,6 @@ class SummaryRow:
     macs: int
 
 
-_TABLE_STYLE = (
-    "<style>.r21d-table td.num{text-align:right;font-variant-numeric:tabular-nums}"
-    ".r21d-table tr.total td{border-top:1px solid #888;font-weight:bold}</style>"
-)
-
-
 @dataclass(frozen=True)
 class LayerTable:
     """A network's layers: name, kind, output shape, parameters and MACs.
@@ -126,21 +121,15 @@ class LayerTable:
 
     def _repr_html_(self) -> str:
         share = [100 * r.macs / self.macs if self.macs else 0.0 for r in self.rows]
-        body = "".join(
-            f"<tr><td><code>{html.escape(r.name)}</code></td><td>{html.escape(r.kind)}</td>"
-            f"<td>{_shape_text(r.output_shape)}</td><td class='num'>{r.params:,}</td>"
-            f"<td class='num'>{r.macs:,}</td><td class='num'>{s:.1f} %</td></tr>"
-            for r, s in zip(self.rows, share, strict=True)
-        )
-        total = (f"<tr class='total'><td>total</td><td></td><td></td>"
-                 f"<td class='num'>{self.params:,}</td><td class='num'>{self.macs:,}</td>"
-                 "<td class='num'>100.0 %</td></tr>")
-        return (
-            f"{_TABLE_STYLE}<table class='r21d-table'><caption>{html.escape(self._caption())}"
-            "</caption><thead><tr><th>module</th><th>kind</th><th>output shape</th>"
-            "<th>params</th><th>MACs</th><th>share of MACs</th></tr></thead>"
-            f"<tbody>{body}{total}</tbody></table>"
-        )
+        body = [(Cell(f"<code>{html.escape(r.name)}</code>", raw=True), r.kind,
+                 _shape_text(r.output_shape), Cell(f"{r.params:,}", num=True),
+                 Cell(f"{r.macs:,}", num=True), Cell(f"{s:.1f} %", num=True))
+                for r, s in zip(self.rows, share, strict=True)]
+        total = ("total", "", "", Cell(f"{self.params:,}", num=True),
+                 Cell(f"{self.macs:,}", num=True), Cell("100.0 %", num=True))
+        return html_table(body, ["module", "kind", "output shape", "params", "MACs",
+                                 "share of MACs"], sections=True, caption=self._caption(),
+                          total=total)
 
 
 def _default_shape(model: nn.Module, input_shape: Sequence[int] | None) -> Shape:
@@ -267,28 +256,25 @@ class NetworkComparison:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        top = "".join(f"<th colspan='3'>{html.escape(n)}<br><small>input "
-                      f"{_shape_text(self.input_shapes[n])}</small></th>" for n in self.networks)
-        sub = "<th>output shape</th><th>params</th><th>MACs</th>" * len(self.networks)
+        top = [Cell("stage", rowspan=2)] + [
+            Cell(f"{html.escape(n)}<br><small>input {_shape_text(self.input_shapes[n])}</small>",
+                 raw=True, colspan=3) for n in self.networks]
+        sub = ["output shape", "params", "MACs"] * len(self.networks)
         body = []
         for stage in self.stages:
-            label = f"<code>{stage}</code> <small>({PAPER_STAGE_NAMES.get(stage, '')})</small>"
-            cells = []
+            row: list[object] = [Cell(f"<code>{stage}</code> <small>"
+                                      f"({PAPER_STAGE_NAMES.get(stage, '')})</small>", raw=True)]
             for network in self.networks:
                 cell = self.cells[network].get(stage)
-                if cell is None:
-                    cells.append("<td></td><td></td><td></td>")
-                else:
-                    cells.append(f"<td>{_shape_text(cell.output_shape)}</td>"
-                                 f"<td class='num'>{cell.params:,}</td>"
-                                 f"<td class='num'>{_macs_text(cell.macs)}</td>")
-            body.append(f"<tr><td>{label}</td>{''.join(cells)}</tr>")
-        totals = "".join(f"<td></td><td class='num'>{self.params[n]:,}</td>"
-                         f"<td class='num'>{_macs_text(self.macs[n])}</td>"
-                         for n in self.networks)
-        body.append(f"<tr class='total'><td>total</td>{totals}</tr>")
-        return (f"{_TABLE_STYLE}<table class='r21d-table'><thead><tr><th rowspan='2'>stage"
-                f"</th>{top}</tr><tr>{sub}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+                row += (["", "", ""] if cell is None else
+                        [_shape_text(cell.output_shape), Cell(f"{cell.params:,}", num=True),
+                         Cell(_macs_text(cell.macs), num=True)])
+            body.append(row)
+        total: list[object] = ["total"]
+        for n in self.networks:
+            total += ["", Cell(f"{self.params[n]:,}", num=True),
+                      Cell(_macs_text(self.macs[n]), num=True)]
+        return html_table(body, top, sections=True, total=total, header_rows=[sub])
 
 
 def compare_networks(
