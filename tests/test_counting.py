@@ -379,5 +379,8 @@ def test_the_old_kind_name_of_a_spec_still_works_with_a_deprecation_warning() ->
     with pytest.warns(DeprecationWarning, match="method="):
         old = ConvSpec(kind="2plus1d", in_channels=3, out_channels=8, kernel_size=3)
     assert old == spec and layer_cost(spec, (1, 3, 4, 8, 8)).method == "2plus1d"
+    cost = layer_cost(spec, (1, 3, 4, 8, 8))
+    assert {part.method for part in (cost.parameters, cost.compute, cost.memory,
+                                     cost.shapes)} == {"2plus1d"}
     with pytest.raises(TypeError, match="twice"):
         ConvSpec("3d", kind="3d", in_channels=3, out_channels=8, kernel_size=3)

@@ -391,6 +391,11 @@ class ParameterCount(Explained):
     stages: tuple[Stage, ...]
     explanation: str = field(default="", compare=False)
 
+    @property
+    def method(self) -> str:
+        """The method key (`r21d_edu.methods`); the same as ``kind``."""
+        return self.kind
+
     def __repr__(self) -> str:
         return f"ParameterCount(kind={self.kind!r}, total={self.total:,}, weights={self.weights:,})"
 
@@ -414,6 +419,11 @@ class ComputeCount(Explained):
     flops: int
     stages: tuple[Stage, ...]
     explanation: str = field(default="", compare=False)
+
+    @property
+    def method(self) -> str:
+        """The method key (`r21d_edu.methods`); the same as ``kind``."""
+        return self.kind
 
     def __repr__(self) -> str:
         return (f"ComputeCount(kind={self.kind!r}, input_shape={self.input_shape}, "
@@ -448,6 +458,11 @@ class MemoryCount(Explained):
     stages: tuple[Stage, ...]
     explanation: str = field(default="", compare=False)
 
+    @property
+    def method(self) -> str:
+        """The method key (`r21d_edu.methods`); the same as ``kind``."""
+        return self.kind
+
     def __repr__(self) -> str:
         return (f"MemoryCount(kind={self.kind!r}, input_shape={self.input_shape}, "
                 f"dtype={self.dtype}, middle_bytes={self.middle_bytes:,}, "
@@ -468,6 +483,11 @@ class ShapeTrace(Explained):
     output_shape: Shape
     stages: tuple[Stage, ...]
     explanation: str = field(default="", compare=False)
+
+    @property
+    def method(self) -> str:
+        """The method key (`r21d_edu.methods`); the same as ``kind``."""
+        return self.kind
 
     def __repr__(self) -> str:
         return (f"ShapeTrace(kind={self.kind!r}, input_shape={self.input_shape}, "
