@@ -109,3 +109,22 @@ def test_the_pareto_figure_draws_both_panels(smoke):
     assert "MACs" in fig.axes[0].get_xlabel() and "latency" in fig.axes[1].get_xlabel()
     with pytest.raises(ValueError, match="needs the study's points"):
         pareto_figure([])
+
+
+def test_the_explorer_frames_its_last_good_view_when_a_plan_fails(smoke, monkeypatch):
+    from r21d_edu.widgets import FactorizationExplorer, factorize
+
+    results = json.loads((smoke / "results.json").read_text())
+    explorer = FactorizationExplorer(NetworkProfile.from_dict(results["profile"]),
+                                     results["points"], energy=0.5)
+
+    def refuse(*_args, **_kwargs):
+        raise ValueError("no plan here")
+
+    monkeypatch.setattr(factorize, "explore_plan", refuse)
+    explorer.slider.value = 0.6
+    assert explorer.stale and "no plan here" in explorer.message.value
+    assert explorer.plan.nearest == 0.5  # the last good view stays, framed
+    monkeypatch.undo()
+    explorer.slider.value = 0.7
+    assert not explorer.stale and explorer.message.value == ""
