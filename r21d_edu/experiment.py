@@ -322,9 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted: finished runs are saved in results.csv; continue with --resume",
               file=sys.stderr)
         return 130
-    if Distributed.from_environment(args.device).is_main and not args.no_progress:
+    world = Distributed.from_environment(args.device)
+    if world.is_main and not args.no_progress:
         print(summary_markdown(results["summary"]))
         print(f"results in {args.out}")
+    world.close()
     return 0
 
 

@@ -165,6 +165,11 @@ class Distributed:
         if self.active:
             dist.barrier()
 
+    def close(self) -> None:
+        """Leave the process group; without it gloo's threads can abort the process at exit."""
+        if self.active and dist.is_initialized():
+            dist.destroy_process_group()
+
 
 # --------------------------------------------------------------------------
 # 3. Evaluation

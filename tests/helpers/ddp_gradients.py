@@ -32,3 +32,4 @@ for indices in epoch_batches(len(split), batch_size, seed=0, epoch=0, world=worl
     gradients.append({name: p.grad.clone() for name, p in model.named_parameters()})
 if world.is_main:
     torch.save(gradients, out)
+world.close()
