@@ -352,6 +352,11 @@ class Explained:
 
     explanation: str
 
+    @property
+    def method(self) -> str:
+        """The method key (`r21d_edu.methods`); the count results store it as ``kind``."""
+        return self.kind  # type: ignore[attr-defined]
+
     def __str__(self) -> str:
         return self.explanation
 
@@ -391,11 +396,6 @@ class ParameterCount(Explained):
     stages: tuple[Stage, ...]
     explanation: str = field(default="", compare=False)
 
-    @property
-    def method(self) -> str:
-        """The method key (`r21d_edu.methods`); the same as ``kind``."""
-        return self.kind
-
     def __repr__(self) -> str:
         return f"ParameterCount(kind={self.kind!r}, total={self.total:,}, weights={self.weights:,})"
 
@@ -419,11 +419,6 @@ class ComputeCount(Explained):
     flops: int
     stages: tuple[Stage, ...]
     explanation: str = field(default="", compare=False)
-
-    @property
-    def method(self) -> str:
-        """The method key (`r21d_edu.methods`); the same as ``kind``."""
-        return self.kind
 
     def __repr__(self) -> str:
         return (f"ComputeCount(kind={self.kind!r}, input_shape={self.input_shape}, "
@@ -458,11 +453,6 @@ class MemoryCount(Explained):
     stages: tuple[Stage, ...]
     explanation: str = field(default="", compare=False)
 
-    @property
-    def method(self) -> str:
-        """The method key (`r21d_edu.methods`); the same as ``kind``."""
-        return self.kind
-
     def __repr__(self) -> str:
         return (f"MemoryCount(kind={self.kind!r}, input_shape={self.input_shape}, "
                 f"dtype={self.dtype}, middle_bytes={self.middle_bytes:,}, "
@@ -483,11 +473,6 @@ class ShapeTrace(Explained):
     output_shape: Shape
     stages: tuple[Stage, ...]
     explanation: str = field(default="", compare=False)
-
-    @property
-    def method(self) -> str:
-        """The method key (`r21d_edu.methods`); the same as ``kind``."""
-        return self.kind
 
     def __repr__(self) -> str:
         return (f"ShapeTrace(kind={self.kind!r}, input_shape={self.input_shape}, "
