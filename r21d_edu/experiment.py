@@ -46,6 +46,7 @@ from .results_folder import (
     load_previous,
     positive_int,
     prepare_out,
+    run_reporting_errors,
     seed_int,
     write_atomically,
 )
@@ -313,15 +314,10 @@ def _write_results(out: Path, results: dict, figure: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        results = run_experiment(args)
-    except (ExperimentError, CheckpointError, ValueError) as error:
-        print(f"r21d_edu.experiment: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: finished runs are saved in results.csv; continue with --resume",
-              file=sys.stderr)
-        return 130
+    status, results = run_reporting_errors("r21d_edu.experiment", lambda: run_experiment(args),
+                                           "results.csv", refusals=(CheckpointError,))
+    if results is None:
+        return status
     world = Distributed.from_environment(args.device)
     if world.is_main and not args.no_progress:
         print(summary_markdown(results["summary"]))

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ._moved import moved_names
 from ._checks import Triple, as_triple, check_formula_m, check_int
 from .layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv, intermediate_channels
 
@@ -502,15 +503,4 @@ def smooth_kernel(
 
 # Figures moved to r21d_edu.viz, so that `import r21d_edu` needs no matplotlib; the old
 # import path keeps working, with a warning, and imports viz only when it is used.
-_MOVED_TO_VIZ = {"energy_figure": "r21d_edu.viz.energy"}
-
-
-def __getattr__(name: str) -> object:
-    if name in _MOVED_TO_VIZ:
-        import importlib
-        import warnings
-
-        warnings.warn(f"r21d_edu.lowrank.{name} moved to r21d_edu.viz.{name}",
-                      DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module(_MOVED_TO_VIZ[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(__name__, {"energy_figure": "r21d_edu.viz.energy"})

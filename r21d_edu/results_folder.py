@@ -10,6 +10,8 @@ go. They share what makes that safe:
 - `load_previous` refuses to overwrite finished results unless ``--resume``
   was asked for, and then only continues results of the same protocol;
 - `environment_record` says which machine, versions and load a result came from;
+- `run_reporting_errors` turns a refusal into one line on stderr (exit 2) and
+  an interrupt into a pointer to ``--resume`` (exit 130);
 - `csv_text` and the argparse types `positive_int` and `seed_int`.
 """
 
@@ -21,6 +23,8 @@ import io
 import json
 import os
 import platform
+import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,6 +34,7 @@ __all__ = [
     "ResultsFolderError",
     "csv_text",
     "environment_record",
+    "run_reporting_errors",
     "load_previous",
     "positive_int",
     "prepare_out",
@@ -152,3 +157,22 @@ def load_previous(out: Path, protocol: dict, resume: bool,
                                  "command's; --resume only adds runs of the same protocol. Use "
                                  "another --out")
     return previous
+
+
+def run_reporting_errors(prog: str, run: Callable[[], dict], saved_in: str,
+                         refusals: tuple[type[BaseException], ...] = ()) -> tuple[int, dict | None]:
+    """Run a long command; return ``(exit status, results)``.
+
+    A `ResultsFolderError`, a `ValueError` or one of `refusals` prints
+    ``prog: error: ...`` and gives 2; Ctrl+C says where the finished runs are
+    (`saved_in`) and gives 130, as shells expect after an interrupt.
+    """
+    try:
+        return 0, run()
+    except (ResultsFolderError, ValueError, *refusals) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2, None
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished runs are saved in {saved_in}; continue with --resume",
+              file=sys.stderr)
+        return 130, None

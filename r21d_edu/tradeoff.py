@@ -45,12 +45,12 @@ import torch
 from .counting import summarize_network
 from .family import family_model
 from .results_folder import (
-    ResultsFolderError,
     csv_text,
     environment_record,
     load_previous,
     positive_int,
     prepare_out,
+    run_reporting_errors,
     seed_int,
     write_atomically,
 )
@@ -376,15 +376,10 @@ def run_study(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        results = run_study(args)
-    except (ResultsFolderError, CheckpointError, ValueError) as error:
-        print(f"r21d_edu.tradeoff: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: finished runs are saved in results.json; continue with --resume",
-              file=sys.stderr)
-        return 130
+    status, results = run_reporting_errors("r21d_edu.tradeoff", lambda: run_study(args),
+                                           "results.json", refusals=(CheckpointError,))
+    if results is None:
+        return status
     if not args.no_progress:
         print(summary_markdown(results))
         print(f"results in {args.out} ({results['wall_seconds']:.0f} s)")

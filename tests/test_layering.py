@@ -2,7 +2,7 @@
 
 Each level imports only from levels below it (README, "Contributing"):
 
-    _checks, _tables, methods        the checks, the table renderer, the vocabulary
+    _checks, _moved, _tables, methods  the checks, moved names, tables, the vocabulary
     layers                           the three layers
     core (counting, lowrank, ...)    numbers, models, data, timing, training
     viz                              the only place figures are made
@@ -28,7 +28,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "r21d_edu"
 # Entry points run from a shell, and the tutorials' self-checks: they may draw.
 MAY_DRAW = {"bench", "experiment", "tradeoff", "exercises", "netfactor_exercises",
             "training_exercises"}
-BOTTOM = {"_checks", "_tables", "methods"}
+BOTTOM = {"_checks", "_moved", "_tables", "methods"}
 
 
 def imported(path: Path) -> list[tuple[str, ast.AST, list[str]]]:

@@ -70,6 +70,7 @@ Shapes are (N, C, T, H, W) clips everywhere, as for `nn.Conv3d`.
 
 from __future__ import annotations
 
+from .._moved import moved_names
 from .layer import (
     activation_memory,
     compare_costs,
@@ -129,15 +130,4 @@ __all__ = [
 
 # Figures moved to r21d_edu.viz, so that `import r21d_edu` needs no matplotlib; the old
 # import path keeps working, with a warning, and imports viz only when it is used.
-_MOVED_TO_VIZ = {"cost_sweep_figure": "r21d_edu.viz.costs"}
-
-
-def __getattr__(name: str) -> object:
-    if name in _MOVED_TO_VIZ:
-        import importlib
-        import warnings
-
-        warnings.warn(f"r21d_edu.counting.{name} moved to r21d_edu.viz.{name}",
-                      DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module(_MOVED_TO_VIZ[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(__name__, {"cost_sweep_figure": "r21d_edu.viz.costs"})
