@@ -17,18 +17,26 @@ mc3           3D in the stem and stage 1, 2D above (MC3: motion early)    3 x 7 
 rmc3          2D in the stem and stage 1, 3D above (rMC3: motion late)    1 x 7 x 7
 r2plus1d      (2+1)D convs everywhere, M by the paper's formula per conv  (2+1)D
               (so the parameter count matches r3d)
-r2plus1d-     the same with no BN + ReLU between the halves: a linear     (2+1)D,
-linear        factorization (fewer parameters only by the BN's 2·M)       linear
+r2plus1d-     the same with BN but no ReLU between the halves: linear at  (2+1)D,
+no-relu       eval time, normalized while it trains                       BN only
+r2plus1d-     the same with ReLU but no BN between the halves: the extra  (2+1)D,
+no-bn         non-linearity without the normalization                     ReLU only
+r2plus1d-     the same with neither: a linear factorization, a 3D conv    (2+1)D,
+linear        of rank <= M (fewer parameters only by the BN's 2·M)        linear
 r2plus1d-     the same with M divided by 4: a rank-limited factorization  (2+1)D,
 rank4                                                                     M / 4
 ============  ==========================================================  ============
 
 Every member has 4 stages of ``blocks`` basic blocks with ``widths``
 channels; stages 2-4 halve H and W, and T too where the stage convolves
-time, as in torchvision. The two ablations pull apart the paper's two
-explanations of why (2+1)D trains better: the extra non-linearity (removed
-in ``r2plus1d-linear``, same weights) and the factorized parameterization
-itself (kept there; starved in ``r2plus1d-rank4``).
+time, as in torchvision. The ablations pull apart the explanations of why
+(2+1)D might train better, at the same conv weights: the factorized
+parameterization alone (``r2plus1d-linear``, whose every conv is a rank-M 3D
+conv, against ``r3d``), the normalization in the middle (``r2plus1d-no-relu``)
+and the extra non-linearity (``r2plus1d-no-bn``), each against both
+``r2plus1d`` and ``r3d``. ``r2plus1d-rank4`` starves the rank instead, and
+with it the capacity (a quarter of the weights), so it answers a different
+question.
 """
 
 from __future__ import annotations
@@ -45,8 +53,16 @@ __all__ = ["FAMILY", "family_model", "family_parameters"]
 
 #: Every member of the family, in the order the experiment reports them.
 FAMILY: tuple[str, ...] = (
-    "r2d", "f-r2d", "r3d", "mc3", "rmc3", "r2plus1d", "r2plus1d-linear", "r2plus1d-rank4",
+    "r2d", "f-r2d", "r3d", "mc3", "rmc3", "r2plus1d",
+    "r2plus1d-no-relu", "r2plus1d-no-bn", "r2plus1d-linear", "r2plus1d-rank4",
 )
+
+#: What sits between the halves of each (2+1)D member's convs: (BatchNorm, ReLU).
+_MIDDLE: dict[str, tuple[bool, bool]] = {
+    "r2plus1d": (True, True), "r2plus1d-no-relu": (True, False),
+    "r2plus1d-no-bn": (False, True), "r2plus1d-linear": (False, False),
+    "r2plus1d-rank4": (True, True),
+}
 
 _3D, _2D = ConvBuilder("3d"), ConvBuilder("2d")
 _STAGES: dict[str, tuple[ConvBuilder, ...]] = {
@@ -56,8 +72,10 @@ _STAGES: dict[str, tuple[ConvBuilder, ...]] = {
     "mc3": (_3D, _2D, _2D, _2D),
     "rmc3": (_2D, _3D, _3D, _3D),
     "r2plus1d": (ConvBuilder("2plus1d", "paper"),) * 4,
-    "r2plus1d-linear": (ConvBuilder("2plus1d", "paper", middle_bn_relu=False),) * 4,
     "r2plus1d-rank4": (ConvBuilder("2plus1d", "paper", rank_divisor=4),) * 4,
+    **{name: (ConvBuilder("2plus1d", "paper", middle_bn_relu=bn and relu, middle_bn=bn,
+                          middle_relu=relu),) * 4
+       for name, (bn, relu) in _MIDDLE.items() if name not in ("r2plus1d", "r2plus1d-rank4")},
 }
 
 
@@ -72,7 +90,8 @@ def _stem(name: str, in_channels: int, width: int, frames: int) -> nn.Module:
     m = intermediate_channels(in_channels, width, (3, 7, 7))
     if name == "r2plus1d-rank4":
         m = max(m // 4, 1)
-    return R2Plus1dStem(m, in_channels, width, middle_bn_relu=name != "r2plus1d-linear")
+    bn, relu = _MIDDLE[name]
+    return R2Plus1dStem(m, in_channels, width, middle_bn=bn, middle_relu=relu)
 
 
 def family_model(

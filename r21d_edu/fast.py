@@ -78,7 +78,7 @@ class FastSpatioTemporalConv(nn.Module):
             `SpatioTemporalConv` (ints or (t, h, w) triples already expanded).
         intermediate_channels: M of the original layer.
         bias: whether the temporal conv has a bias.
-        relu: whether a ReLU follows the spatial conv (the layer's ``middle_bn_relu``).
+        relu: whether a ReLU follows the spatial conv (the layer's ``middle_relu``).
         pad_to: round M up to a multiple of this with zero filters (1: no padding).
         channels_last: use ``torch.channels_last_3d``; None: on CUDA inputs only.
         compile: run the forward pass through ``torch.compile`` (compiled on
@@ -175,14 +175,14 @@ class FastSpatioTemporalConv(nn.Module):
         fast = cls(
             config["in_channels"], config["out_channels"], config["kernel_size"],
             config["stride"], config["padding"], config["intermediate_channels"],
-            bias=config["bias"], relu=config["middle_bn_relu"], pad_to=pad_to,
+            bias=config["bias"], relu=config["middle_relu"], pad_to=pad_to,
             channels_last=channels_last, compile=compile,
         ).to(device=weight.device, dtype=weight.dtype)
         m = layer.intermediate_channels
         with torch.no_grad():
             fast.spatial.weight.zero_()
             fast.temporal.weight.zero_()
-            if layer.middle_bn_relu:
+            if layer.middle_bn:
                 folded, shift = _fold_batchnorm(weight, layer.bn)
                 fast.spatial.weight[:m].copy_(folded)
                 fast.spatial.bias.zero_()

@@ -140,7 +140,7 @@ def _resolve_intermediate(
 def _check_batch_statistics(layer: nn.Module, middle: torch.Tensor) -> None:
     """Refuse a training-mode batch whose middle BatchNorm would see one value per channel."""
     values_per_channel = middle.numel() // max(middle.shape[1], 1)
-    if layer.training and layer.middle_bn_relu and values_per_channel == 1:
+    if layer.training and layer.middle_bn and values_per_channel == 1:
         raise ValueError(
             f"{type(layer).__name__}: in training mode the middle BatchNorm needs more than one "
             f"value per channel to estimate a variance, but this clip gives N*T*H'*W' = 1 "
@@ -217,7 +217,8 @@ class _TwoPlusOneConfig:
     stride: Triple
     padding: Triple
     intermediate_channels: int
-    middle_bn_relu: bool
+    middle_bn: bool
+    middle_relu: bool
 
     def _store_config(
         self,
@@ -228,6 +229,8 @@ class _TwoPlusOneConfig:
         padding: Size3,
         intermediate_channels: int | None,
         middle_bn_relu: bool,
+        middle_bn: bool | None = None,
+        middle_relu: bool | None = None,
     ) -> None:
         name = type(self).__name__
         self.in_channels = check_int(in_channels, "in_channels", minimum=1)
@@ -238,7 +241,28 @@ class _TwoPlusOneConfig:
         self.intermediate_channels = _resolve_intermediate(
             self.in_channels, self.out_channels, self.kernel_size, intermediate_channels, name
         )
-        self.middle_bn_relu = check_bool(middle_bn_relu, "middle_bn_relu")
+        both = check_bool(middle_bn_relu, "middle_bn_relu")
+        # The two halves of the middle can be switched one at a time (the ablations that
+        # ask whether the normalization or the non-linearity matters); by default they
+        # follow middle_bn_relu.
+        self.middle_bn = both if middle_bn is None else check_bool(middle_bn, "middle_bn")
+        self.middle_relu = both if middle_relu is None else check_bool(middle_relu, "middle_relu")
+
+    @property
+    def middle_bn_relu(self) -> bool:
+        """True when both BatchNorm and ReLU sit between the convs (the paper's layer)."""
+        return self.middle_bn and self.middle_relu
+
+    @property
+    def is_linear(self) -> bool:
+        """True when nothing sits between the convs: then the layer is one 3D convolution
+        whose unfolded kernel has rank <= M (`r21d_edu.lowrank.compose`)."""
+        return not (self.middle_bn or self.middle_relu)
+
+    def _middle_text(self) -> str:
+        if self.middle_bn == self.middle_relu:
+            return f"middle_bn_relu={self.middle_bn}"
+        return f"middle_bn={self.middle_bn}, middle_relu={self.middle_relu}"
 
     @property
     def config(self) -> dict:
@@ -252,13 +276,15 @@ class _TwoPlusOneConfig:
             "bias": self.temporal.bias is not None,
             "intermediate_channels": self.intermediate_channels,
             "middle_bn_relu": self.middle_bn_relu,
+            "middle_bn": self.middle_bn,
+            "middle_relu": self.middle_relu,
         }
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels} -> M={self.intermediate_channels} -> {self.out_channels}, "
             f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"middle_bn_relu={self.middle_bn_relu}"
+            f"{self._middle_text()}"
         )
 
 
@@ -294,6 +320,8 @@ class NaiveConv2Plus1d(_TwoPlusOneConfig, nn.Module):
         intermediate_channels: M; None computes it with `intermediate_channels`.
         middle_bn_relu: put BatchNorm + ReLU between the two convs (the paper
             does; it doubles the non-linearities). Default: True.
+        middle_bn, middle_relu: keyword-only; switch the BatchNorm or the ReLU
+            of the middle on its own (None follows ``middle_bn_relu``).
 
     Shape:
         - Input: (N, C_in, T, H, W)
@@ -311,11 +339,14 @@ class NaiveConv2Plus1d(_TwoPlusOneConfig, nn.Module):
         bias: bool = True,
         intermediate_channels: int | None = None,
         middle_bn_relu: bool = True,
+        *,
+        middle_bn: bool | None = None,
+        middle_relu: bool | None = None,
     ) -> None:
         nn.Module.__init__(self)
         self._store_config(
             in_channels, out_channels, kernel_size, stride, padding,
-            intermediate_channels, middle_bn_relu,
+            intermediate_channels, middle_bn_relu, middle_bn, middle_relu,
         )
         t, d_h, d_w = self.kernel_size
         m = self.intermediate_channels
@@ -323,8 +354,8 @@ class NaiveConv2Plus1d(_TwoPlusOneConfig, nn.Module):
             self.in_channels, m, (d_h, d_w), stride=self.stride[1:], padding=self.padding[1:],
             bias=False,
         )
-        self.bn = nn.BatchNorm2d(m) if self.middle_bn_relu else nn.Identity()
-        self.relu = nn.ReLU(inplace=True) if self.middle_bn_relu else nn.Identity()
+        self.bn = nn.BatchNorm2d(m) if self.middle_bn else nn.Identity()
+        self.relu = nn.ReLU(inplace=True) if self.middle_relu else nn.Identity()
         self.temporal = nn.Conv1d(
             m, self.out_channels, t, stride=self.stride[0], padding=self.padding[0],
             bias=check_bool(bias, "bias"),
@@ -367,7 +398,7 @@ class SpatioTemporalConv(_TwoPlusOneConfig, nn.Sequential):
 
     1. spatial: kernel (1, d_h, d_w), stride (1, s_h, s_w), padding (0, p_h, p_w),
        C_in -> M channels;
-    2. BatchNorm3d(M) + ReLU (switchable with ``middle_bn_relu``);
+    2. BatchNorm3d(M) + ReLU (switchable with ``middle_bn_relu``, or one at a time);
     3. temporal: kernel (t, 1, 1), stride (s_t, 1, 1), padding (p_t, 0, 0),
        M -> C_out channels.
 
@@ -385,6 +416,9 @@ class SpatioTemporalConv(_TwoPlusOneConfig, nn.Sequential):
             see `NaiveConv2Plus1d` for why the spatial conv has none).
         intermediate_channels: M; None computes it with `intermediate_channels`.
         middle_bn_relu: BatchNorm + ReLU between the convs. Default: True.
+        middle_bn, middle_relu: keyword-only; switch the BatchNorm or the ReLU
+            on its own (None follows ``middle_bn_relu``), e.g. ``middle_relu=False``
+            keeps the normalization but makes the layer linear at eval time.
 
     Shape:
         - Input: (N, C_in, T, H, W)
@@ -411,11 +445,14 @@ class SpatioTemporalConv(_TwoPlusOneConfig, nn.Sequential):
         bias: bool = True,
         intermediate_channels: int | None = None,
         middle_bn_relu: bool = True,
+        *,
+        middle_bn: bool | None = None,
+        middle_relu: bool | None = None,
     ) -> None:
         nn.Sequential.__init__(self)
         self._store_config(
             in_channels, out_channels, kernel_size, stride, padding,
-            intermediate_channels, middle_bn_relu,
+            intermediate_channels, middle_bn_relu, middle_bn, middle_relu,
         )
         t, d_h, d_w = self.kernel_size
         s_t, s_h, s_w = self.stride
@@ -423,8 +460,8 @@ class SpatioTemporalConv(_TwoPlusOneConfig, nn.Sequential):
         m = self.intermediate_channels
         self.append(nn.Conv3d(self.in_channels, m, (1, d_h, d_w), (1, s_h, s_w), (0, p_h, p_w),
                               bias=False))
-        self.append(nn.BatchNorm3d(m) if self.middle_bn_relu else nn.Identity())
-        self.append(nn.ReLU(inplace=True) if self.middle_bn_relu else nn.Identity())
+        self.append(nn.BatchNorm3d(m) if self.middle_bn else nn.Identity())
+        self.append(nn.ReLU(inplace=True) if self.middle_relu else nn.Identity())
         self.append(nn.Conv3d(m, self.out_channels, (t, 1, 1), (s_t, 1, 1), (p_t, 0, 0),
                               bias=check_bool(bias, "bias")))
 
@@ -502,7 +539,7 @@ def copy_weights(source: _TwoPlusOne, target: _TwoPlusOne) -> _TwoPlusOne:
         target.temporal.weight.copy_(source.temporal.weight.reshape(target.temporal.weight.shape))
         if target.temporal.bias is not None:
             target.temporal.bias.copy_(source.temporal.bias)
-    if source.middle_bn_relu:
+    if source.middle_bn:
         target.bn.load_state_dict(source.bn.state_dict())
     return target
 

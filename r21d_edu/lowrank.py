@@ -286,7 +286,7 @@ def compose(layer: SpatioTemporalConv | NaiveConv2Plus1d) -> FullConv3d:
             "compose expects a SpatioTemporalConv or NaiveConv2Plus1d, got "
             f"{type(layer).__name__}"
         )
-    if layer.middle_bn_relu:
+    if not layer.is_linear:
         raise ValueError(
             "compose needs a layer built with middle_bn_relu=False: with BatchNorm + ReLU "
             "between the convs the layer is not a 3D convolution — ReLU is not linear "

@@ -38,7 +38,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ._checks import Triple, as_triple, check_clip, check_int
+from ._checks import Triple, as_triple, check_bool, check_clip, check_int
 from .layers import Convention, SpatioTemporalConv, block_intermediate_channels
 from .layers import intermediate_channels as formula_intermediate_channels
 
@@ -316,6 +316,9 @@ class ConvBuilder:
         middle_bn_relu: keep the BN + ReLU between a (2+1)D conv's halves.
             False gives a *linear* factorization: the same weights, one
             non-linearity per conv instead of two.
+        middle_bn, middle_relu: keep only the BatchNorm or only the ReLU of
+            the middle (None follows ``middle_bn_relu``): the ablations that
+            tell normalization from non-linearity.
         rank_divisor: divide the formula's M by this (at least 1 channel is
             kept), giving a rank-limited (2+1)D conv with fewer parameters.
 
@@ -329,14 +332,23 @@ class ConvBuilder:
     convention: Convention = "torchvision"
     middle_bn_relu: bool = True
     rank_divisor: int = 1
+    middle_bn: bool | None = None
+    middle_relu: bool | None = None
 
     def __post_init__(self) -> None:
         _check_conv_type(self.conv_type)
         _check_convention(self.convention)
         if not isinstance(self.middle_bn_relu, bool):
             raise TypeError(f"middle_bn_relu must be True or False, got {self.middle_bn_relu!r}")
+        for half in ("middle_bn", "middle_relu"):
+            value = getattr(self, half)
+            if value is not None and not isinstance(value, bool):
+                raise TypeError(f"{half} must be True, False or None, got {value!r}")
+            # Frozen dataclass: resolve the default once, here.
+            object.__setattr__(self, half, self.middle_bn_relu if value is None else value)
         check_int(self.rank_divisor, "rank_divisor", minimum=1)
-        if self.conv_type != "2plus1d" and (not self.middle_bn_relu or self.rank_divisor != 1):
+        plain_middle = self.middle_bn and self.middle_relu
+        if self.conv_type != "2plus1d" and (not plain_middle or self.rank_divisor != 1):
             raise ValueError(
                 f"middle_bn_relu and rank_divisor shape (2+1)D convs only; a {self.conv_type!r} "
                 "conv has no intermediate channels. Use conv_type='2plus1d'"
@@ -371,7 +383,7 @@ class ConvBuilder:
         if self.conv_type == "2plus1d":
             return SpatioTemporalConv(in_channels, out_channels, kernel, stride, padding,
                                       bias=False, intermediate_channels=intermediate_channels,
-                                      middle_bn_relu=self.middle_bn_relu)
+                                      middle_bn=self.middle_bn, middle_relu=self.middle_relu)
         return nn.Conv3d(in_channels, out_channels, kernel, stride, padding, bias=False)
 
 
@@ -600,6 +612,8 @@ class R2Plus1dStem(nn.Sequential):
         out_channels: channels of the output. Default: 64.
         middle_bn_relu: keep the BN + ReLU between the halves (False: a linear
             factorization, Identity at positions 1 and 2). Default: True.
+        middle_bn, middle_relu: keyword-only; keep only one of the two (None
+            follows ``middle_bn_relu``).
 
     Shape:
         - Input: (N, C_in, T, H, W)
@@ -608,16 +622,20 @@ class R2Plus1dStem(nn.Sequential):
     """
 
     def __init__(self, intermediate_channels: int = 45, in_channels: int = 3,
-                 out_channels: int = 64, middle_bn_relu: bool = True) -> None:
+                 out_channels: int = 64, middle_bn_relu: bool = True, *,
+                 middle_bn: bool | None = None, middle_relu: bool | None = None) -> None:
         m = check_int(intermediate_channels, "intermediate_channels (M)", minimum=1)
         in_channels = check_int(in_channels, "in_channels", minimum=1)
         out_channels = check_int(out_channels, "out_channels", minimum=1)
         if not isinstance(middle_bn_relu, bool):
             raise TypeError(f"middle_bn_relu must be True or False, got {middle_bn_relu!r}")
+        middle_bn = middle_bn_relu if middle_bn is None else check_bool(middle_bn, "middle_bn")
+        middle_relu = (middle_bn_relu if middle_relu is None
+                       else check_bool(middle_relu, "middle_relu"))
         super().__init__(
             nn.Conv3d(in_channels, m, (1, 7, 7), (1, 2, 2), (0, 3, 3), bias=False),
-            nn.BatchNorm3d(m) if middle_bn_relu else nn.Identity(),
-            nn.ReLU(inplace=True) if middle_bn_relu else nn.Identity(),
+            nn.BatchNorm3d(m) if middle_bn else nn.Identity(),
+            nn.ReLU(inplace=True) if middle_relu else nn.Identity(),
             nn.Conv3d(m, out_channels, (3, 1, 1), (1, 1, 1), (1, 0, 0), bias=False),
             nn.BatchNorm3d(out_channels),
             nn.ReLU(inplace=True),

@@ -743,7 +743,7 @@ def compose_network(model: nn.Module, *, unsupported: Unsupported = "raise") -> 
     targets = [(name, m) for name, m in new.named_modules()
                if isinstance(m, (SpatioTemporalConv, NaiveConv2Plus1d))]
     for name, layer in targets:
-        if layer.middle_bn_relu:
+        if not layer.is_linear:
             if unsupported == "keep":
                 continue
             raise ValueError(
@@ -825,7 +825,7 @@ def insert_middle_bn_relu(
                          f"activations on, got {getattr(clips, 'shape', type(clips).__name__)}")
     new = copy.deepcopy(model)
     targets = [(name, m) for name, m in new.named_modules()
-               if isinstance(m, SpatioTemporalConv) and not m.middle_bn_relu]
+               if isinstance(m, SpatioTemporalConv) and m.is_linear]
     if not targets:
         raise ValueError("the model has no SpatioTemporalConv without middle BN/ReLU; "
                          "factorize it first with factorize_network")
@@ -846,7 +846,8 @@ def insert_middle_bn_relu(
             handle.remove()
     for name, layer in targets:
         mean, var = stats[name]
-        config = {**layer.config, "middle_bn_relu": True, "bias": True}
+        config = {**layer.config, "middle_bn_relu": True, "middle_bn": True, "middle_relu": True,
+                  "bias": True}
         weight = layer.spatial.weight
         block = SpatioTemporalConv(**config).to(device=weight.device, dtype=weight.dtype)
         bn = block.bn

@@ -11,7 +11,8 @@ from r21d_edu.models import ConvBuilder, R2Plus1dStem, SpatioTemporalResBlock
 # Printed in the experiment's README; a change here changes the committed comparison.
 EXPECTED_PARAMETERS = {
     "r2d": 314_408, "f-r2d": 308_920, "r3d": 900_312, "mc3": 319_704, "rmc3": 889_528,
-    "r2plus1d": 901_668, "r2plus1d-linear": 899_664, "r2plus1d-rank4": 234_432,
+    "r2plus1d": 901_668, "r2plus1d-no-relu": 901_668, "r2plus1d-no-bn": 899_664,
+    "r2plus1d-linear": 899_664, "r2plus1d-rank4": 234_432,
 }
 
 
@@ -34,6 +35,35 @@ def test_the_linear_ablation_loses_exactly_the_middle_batchnorms():
         if isinstance(module, SpatioTemporalConv):
             assert isinstance(module.bn, nn.Identity) and isinstance(module.relu, nn.Identity)
     assert isinstance(linear.stem[1], nn.Identity) and isinstance(linear.stem[2], nn.Identity)
+
+
+@pytest.mark.parametrize(("name", "bn", "relu"), [
+    ("r2plus1d", nn.BatchNorm3d, nn.ReLU), ("r2plus1d-no-relu", nn.BatchNorm3d, nn.Identity),
+    ("r2plus1d-no-bn", nn.Identity, nn.ReLU), ("r2plus1d-linear", nn.Identity, nn.Identity),
+])
+def test_the_middle_ablations_change_only_what_sits_between_the_halves(name, bn, relu):
+    model, reference = family_model(name), family_model("r2plus1d")
+    middles = [m for m in model.modules() if isinstance(m, SpatioTemporalConv)]
+    assert middles and all(isinstance(m.bn, bn) and isinstance(m.relu, relu) for m in middles)
+    assert isinstance(model.stem[1], bn) and isinstance(model.stem[2], relu)
+    # The conv weights are the same shapes as r2plus1d's, layer for layer.
+    convs = [tuple(p.shape) for n, p in model.named_parameters() if p.dim() == 5]
+    assert convs == [tuple(p.shape) for n, p in reference.named_parameters() if p.dim() == 5]
+    assert model.stem.intermediate_channels == reference.stem.intermediate_channels
+
+
+def test_a_middle_batchnorm_without_relu_is_linear_at_eval_time():
+    torch.manual_seed(0)
+    model = family_model("r2plus1d-no-relu").double()
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm3d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+    layer = next(m for m in model.modules() if isinstance(m, SpatioTemporalConv)).eval()
+    x, y = (torch.randn(2, layer.in_channels, 4, 8, 8, dtype=torch.float64) for _ in range(2))
+    zero = layer(torch.zeros_like(x))
+    # An affine map: f(x + y) - f(0) == (f(x) - f(0)) + (f(y) - f(0)).
+    assert torch.allclose(layer(x + y) - zero, (layer(x) - zero) + (layer(y) - zero), atol=1e-12)
 
 
 def test_the_rank_ablation_divides_every_m_by_four():

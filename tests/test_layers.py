@@ -226,3 +226,43 @@ def test_copy_weights_refuses_other_modules():
 def test_from_factorized_keeps_dtype():
     layer = SpatioTemporalConv(2, 3, 3).double()
     assert NaiveConv2Plus1d.from_factorized(layer).spatial.weight.dtype == torch.float64
+
+
+# -- one half of the middle at a time --------------------------------------
+
+
+@pytest.mark.parametrize(("bn", "relu"), [(True, False), (False, True)])
+@pytest.mark.parametrize("train", [True, False])
+def test_a_middle_with_only_bn_or_only_relu_is_the_same_function_both_ways(bn, relu, train):
+    torch.manual_seed(0)
+    factorized = SpatioTemporalConv(3, 5, 3, padding=1, intermediate_channels=4,
+                                    middle_bn=bn, middle_relu=relu).double()
+    naive = NaiveConv2Plus1d.from_factorized(factorized)
+    assert (naive.middle_bn, naive.middle_relu) == (bn, relu) and not naive.middle_bn_relu
+    assert isinstance(factorized.bn, nn.BatchNorm3d if bn else nn.Identity)
+    assert isinstance(factorized.relu, nn.ReLU if relu else nn.Identity)
+    factorized.train(train), naive.train(train)
+    x = torch.randn(2, 3, 4, 6, 6, dtype=torch.float64)
+    torch.testing.assert_close(naive(x), factorized(x), **TIGHT)
+
+
+def test_the_halves_default_to_middle_bn_relu_and_are_checked_as_bools():
+    assert SpatioTemporalConv(2, 3, 3, middle_bn_relu=False).is_linear
+    layer = SpatioTemporalConv(2, 3, 3, middle_bn_relu=False, middle_relu=True)
+    assert (layer.middle_bn, layer.middle_relu, layer.is_linear) == (False, True, False)
+    assert "middle_bn=False, middle_relu=True" in repr(layer)
+    with pytest.raises(TypeError, match="middle_relu must be True or False"):
+        SpatioTemporalConv(2, 3, 3, middle_relu="no")
+
+
+def test_counting_follows_each_half_of_the_middle():
+    from r21d_edu.counting import layer_cost
+    from r21d_edu.counting.spec import layer_stages
+
+    for bn, relu in [(True, True), (True, False), (False, True), (False, False)]:
+        layer = SpatioTemporalConv(4, 6, 3, intermediate_channels=5, middle_bn=bn,
+                                   middle_relu=relu)
+        cost = layer_cost(layer, (1, 4, 4, 8, 8))
+        assert cost.params == sum(p.numel() for p in layer.parameters())
+        stages = [s.name for s in layer_stages(cost.spec, (1, 4, 4, 8, 8), 4)]
+        assert ("bn" in stages, "relu" in stages) == (bn, relu)

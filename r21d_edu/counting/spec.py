@@ -19,7 +19,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .._checks import Triple, as_triple, check_clip, check_formula_m, check_int, is_int
+from .._checks import Triple, as_triple, check_bool, check_clip, check_formula_m, check_int, is_int
 from .._tables import html_table
 from ..layers import NaiveConv2Plus1d, SpatioTemporalConv, intermediate_channels
 from ..methods import LAYER_METHODS, METHOD_LABELS, check_method
@@ -57,6 +57,8 @@ class ConvSpec:
             `intermediate_channels` (paper convention). Ignored for ``"3d"``.
         middle_bn_relu: BatchNorm + ReLU between the two convs of the (2+1)D
             kinds. Default: True. Ignored for ``"3d"``.
+        middle_bn, middle_relu: the BatchNorm or the ReLU of the middle on its
+            own; None (the default) follows ``middle_bn_relu``.
 
     Shape:
         Describes a layer taking (N, C_in, T, H, W) clips to
@@ -77,6 +79,8 @@ class ConvSpec:
     bias: bool = True
     intermediate_channels: int | None = None
     middle_bn_relu: bool = True
+    middle_bn: bool | None = None
+    middle_relu: bool | None = None
 
     def __post_init__(self) -> None:
         check_method(self.method, "method", LAYER_METHODS)
@@ -86,10 +90,15 @@ class ConvSpec:
         set_(self, "kernel_size", as_triple(self.kernel_size, "kernel_size", minimum=1))
         set_(self, "stride", as_triple(self.stride, "stride", minimum=1))
         set_(self, "padding", as_triple(self.padding, "padding", minimum=0))
-        set_(self, "bias", bool(self.bias))
+        set_(self, "bias", check_bool(self.bias, "bias"))
+        both = check_bool(self.middle_bn_relu, "middle_bn_relu")
+        for half in ("middle_bn", "middle_relu"):
+            value = getattr(self, half)
+            set_(self, half, both if value is None else check_bool(value, half))
         if self.method == "3d":
             set_(self, "intermediate_channels", None)
-            set_(self, "middle_bn_relu", False)
+            for flag in ("middle_bn_relu", "middle_bn", "middle_relu"):
+                set_(self, flag, False)
             return
         m = self.intermediate_channels
         if m is None:
@@ -99,7 +108,8 @@ class ConvSpec:
                 fix="pass intermediate_channels=1 or more")
         set_(self, "intermediate_channels",
              check_int(m, "intermediate_channels (M)", minimum=1))
-        set_(self, "middle_bn_relu", bool(self.middle_bn_relu))
+        # middle_bn_relu reads "both halves present", whichever way they were given.
+        set_(self, "middle_bn_relu", self.middle_bn and self.middle_relu)
 
     @property
     def kind(self) -> str:
@@ -278,12 +288,13 @@ def layer_stages(spec: ConvSpec, input_shape: Shape, itemsize: int) -> list[Stag
         f"{fmt(middle_values)} outputs {shape_text(middle_shape)} × C_in·d_h·d_w = "
         f"{c_in}·{d_h}·{d_w} = {fmt(spatial_per)} each = {fmt(middle_values * spatial_per)}",
     ))
-    if spec.middle_bn_relu:
+    if spec.middle_bn:
         bn = "BatchNorm2d" if naive else "BatchNorm3d"
         stages.append(Stage("bn", f"{bn}({m})", middle_shape, 2 * m, 0,
                             middle_values * itemsize,
                             f"scale and shift per channel: 2·M = 2·{m} = {fmt(2 * m)}"))
-        # ReLU(inplace=True) overwrites the BN output: no new tensor.
+    if spec.middle_relu:
+        # ReLU(inplace=True) overwrites its input: no new tensor.
         stages.append(Stage("relu", "ReLU (in place)", middle_shape, 0, 0, 0))
     if naive:
         # (N*T, M, H', W') -> (N*H'*W', M, T): merging N with the pixels is a view only
@@ -327,9 +338,11 @@ def header(spec: ConvSpec) -> str:
     if spec.method == "3d":
         return (f"{METHOD_LABELS['3d']} {spec.in_channels} -> {spec.out_channels}, "
                 f"kernel {shape_text(spec.kernel_size)}")
-    bn = "with" if spec.middle_bn_relu else "without"
+    middle = {(True, True): "with middle BN + ReLU", (False, False): "without middle BN + ReLU",
+              (True, False): "with middle BN, no ReLU", (False, True): "with middle ReLU, no BN"}[
+        (spec.middle_bn, spec.middle_relu)]
     return (f"{METHOD_LABELS[spec.method]} {spec.in_channels} -> M={spec.intermediate_channels} -> "
-            f"{spec.out_channels}, kernel {shape_text(spec.kernel_size)}, {bn} middle BN + ReLU")
+            f"{spec.out_channels}, kernel {shape_text(spec.kernel_size)}, {middle}")
 
 
 def dtype_size(dtype: torch.dtype) -> int:

@@ -195,7 +195,9 @@ def output_title(layer: nn.Module, out: torch.Tensor, clip: Any) -> str:
 
 def middle_title(layer: nn.Module, middle: torch.Tensor) -> str:
     """The default title of `middle_feature_maps`: the layer, M and what the middle holds."""
-    after = "after BN + ReLU" if layer.middle_bn_relu else "linear, no BN/ReLU"
+    after = {(True, True): "after BN + ReLU", (True, False): "after BN, no ReLU",
+             (False, True): "after ReLU, no BN", (False, False): "linear, no BN/ReLU"}[
+        (layer.middle_bn, layer.middle_relu)]
     return (f"{METHOD_LABELS[method_of(layer)]}: middle tensor {tuple(middle.shape)} "
             f"(M = {layer.intermediate_channels}, {after})")
 
@@ -236,7 +238,7 @@ def middle_feature_maps(
     middle = middle_output(layer, clip)
     return _grid_figure(middle, sample, channels, frames, None,
                         title or middle_title(layer, middle), METHOD_COLORS[method_of(layer)],
-                        signed=not layer.middle_bn_relu)
+                        signed=not layer.middle_relu)
 
 
 class LiveGrid:

@@ -93,7 +93,7 @@ def effective_kernel(layer: Any, *, ignore_bn_relu: bool = False) -> torch.Tenso
     method = method_of(layer)  # raises, naming the known kinds, for anything else
     if method == "3d":
         return layer.weight.detach()
-    if layer.middle_bn_relu:
+    if not layer.is_linear:
         if not ignore_bn_relu:
             raise ValueError(
                 f"this {type(layer).__name__} has BatchNorm + ReLU between its convs, so it "
@@ -113,7 +113,7 @@ def _kernel_and_label(layer: Any, ignore_bn_relu: bool) -> tuple[torch.Tensor, s
     label = METHOD_LABELS[method]
     if method != "3d":
         label += " effective kernel"
-        if layer.middle_bn_relu:
+        if not layer.is_linear:
             label += " (BN/ReLU ignored: linear part only)"
     return kernel, label, method
 

@@ -149,7 +149,7 @@ def _grid_of(grid: LiveGrid, layer: nn.Module, shown: torch.Tensor, clip: Synthe
     colour = METHOD_COLORS[method_of(layer)]
     if view == "middle":
         return grid.draw(shown, title=middle_title(layer, shown), colour=colour,
-                         signed=not layer.middle_bn_relu)
+                         signed=not layer.middle_relu)
     return grid.draw(shown, title=output_title(layer, shown, clip), colour=colour, signed=True,
                      channel_names=MOTION_KERNEL_NAMES, colorbar=False)
 
