@@ -10,6 +10,7 @@ mistake always gets the same message.
 from __future__ import annotations
 
 import math
+import os
 import numbers
 from collections.abc import Sequence
 
@@ -202,3 +203,34 @@ def _autocasting(x: torch.Tensor) -> bool:
         return torch.is_autocast_enabled(x.device.type)
     except TypeError:  # torch < 2.4 takes no device type
         return torch.is_autocast_enabled()
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still hand out (MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def check_fits_in_memory(needed: int, what: str, fix: str) -> None:
+    """Refuse, before allocating, a request whose size is known and cannot fit.
+
+    Args:
+        needed: bytes the request will allocate.
+        what: what is being allocated, for the message (``"the task's 3 splits"``).
+        fix: what to do instead.
+    """
+    available = available_memory()
+    if available is not None and needed > available:
+        raise MemoryError(
+            f"{what} would need {needed / 2**30:,.1f} GiB, but this machine has "
+            f"{available / 2**30:,.1f} GiB available; {fix}"
+        )
