@@ -10,44 +10,103 @@ mistake always gets the same message.
 from __future__ import annotations
 
 import math
-import os
 import numbers
-from collections.abc import Sequence
+import os
+import random
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
+import numpy as np
 import torch
 
 Triple = tuple[int, int, int]
 
 
+def _zero_dim(value: object, kinds: str) -> bool:
+    """Whether `value` is a 0-d torch tensor or NumPy array whose dtype kind is in `kinds`
+    (``"iu"`` integers, ``"f"`` floats, ``"b"`` booleans): ``x.sum()``, ``t.shape[0]`` under
+    tracing and ``np.argmax`` give such values where a plain number is meant."""
+    if isinstance(value, torch.Tensor):
+        if value.dim() != 0 or value.is_complex():
+            return False
+        kind = ("b" if value.dtype == torch.bool else "f" if value.is_floating_point() else "i")
+        return kind in kinds
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0 and value.dtype.kind in kinds
+    return False
+
+
 def is_int(value: object) -> bool:
-    # bool is an int subclass, but `kernel_size=True` is a mistake, not a 1.
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    """Whether `value` is integer-like: an int, a NumPy integer, or a 0-d integer tensor/array.
+
+    bool is an int subclass, but ``kernel_size=True`` is a mistake, not a 1. Every
+    integer argument of the package goes through here, so they all take the same things.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    return isinstance(value, numbers.Integral) or _zero_dim(value, "iu")
 
 
-def check_int(value: object, name: str, *, minimum: int) -> int:
-    """Return `value` as an int, or raise if it is not an integer >= `minimum`."""
+def _shown(value: object) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def check_int(value: object, name: str, *, minimum: int, maximum: int | None = None) -> int:
+    """Return `value` as an int, or raise if it is not an integer in [`minimum`, `maximum`]."""
     if not is_int(value):
-        raise TypeError(
-            f"{name} must be an integer, got {value!r} ({type(value).__name__})"
-        )
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
+        hint = ""
+        if isinstance(value, float) and math.isfinite(value) and value == int(value):
+            hint = f"; write {int(value)} (an int), not {value!r}"
+        elif isinstance(value, str):
+            hint = "; pass a number, not text"
+        raise TypeError(f"{name} must be an integer, got {_shown(value)}{hint}")
+    number = int(value)  # type: ignore[call-overload]
+    if number < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be an integer <= {maximum:,}, got {number:,}")
+    return number
 
 
 def check_bool(value: object, name: str) -> bool:
     """Return `value` if it is a bool, or raise: a string like ``"no"`` or ``"False"`` is truthy."""
     if isinstance(value, bool):
         return value
-    # NumPy's bool (e.g. from a comparison) is not a bool subclass, but means one.
-    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
+    # NumPy's bool (e.g. from a comparison) is not a bool subclass, but means one; so does
+    # a 0-d bool tensor such as (x > 0).all().
+    if isinstance(value, np.bool_) or _zero_dim(value, "b"):
         return bool(value)
     raise TypeError(
-        f"{name} must be True or False, got {value!r} ({type(value).__name__}); "
+        f"{name} must be True or False, got {_shown(value)}; "
         f"a string such as {value!r} would count as True"
         if isinstance(value, str) else
-        f"{name} must be True or False, got {value!r} ({type(value).__name__})"
+        f"{name} must be True or False, got {_shown(value)}"
     )
+
+
+def check_optional_bool(value: object, name: str) -> bool | None:
+    """None (meaning "the default"), or a bool as `check_bool` takes it."""
+    return None if value is None else check_bool(value, name)
+
+
+def check_choice(value: object, name: str, allowed: Sequence[str], what: str = "") -> str:
+    """Return `value` if it is one of the strings `allowed`, else say which ones are."""
+    if not isinstance(value, str) or value not in allowed:
+        near = ([a for a in allowed if a.lower() == value.lower()]
+                if isinstance(value, str) else [])
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}{what}, got "
+                         f"{value!r}{hint}")
+    return value
+
+
+#: The seeds torch's generators take: any integer in [-2**63, 2**64).
+SEED_RANGE = (-(2**63), 2**64 - 1)
+
+
+def check_seed(value: object, name: str = "seed") -> int:
+    """Return `value` as an int seed for a `torch.Generator`, or raise plainly."""
+    return check_int(value, name, minimum=SEED_RANGE[0], maximum=SEED_RANGE[1])
 
 
 def check_index(value: object, size: int, what: str, owner: str) -> int:
@@ -82,13 +141,82 @@ def check_formula_m(
     return m
 
 
-def check_number(value: object, name: str, *, minimum: float | None = None) -> float:
-    """Return `value` as a float if it is a finite real number (>= `minimum`), else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite number, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum:g}, got {value:g}")
-    return float(value)
+def is_number(value: object) -> bool:
+    """Whether `value` is a real number: int, float, a NumPy number or a 0-d real tensor/array
+    (not a bool: ``margin=True`` is a mistake, not 1.0)."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    return isinstance(value, numbers.Real) or _zero_dim(value, "iuf")
+
+
+def check_number(
+    value: object, name: str, *, minimum: float | None = None, maximum: float | None = None,
+    above: float | None = None,
+) -> float:
+    """Return `value` as a float if it is a finite real number in range, else raise.
+
+    ``minimum``/``maximum`` are inclusive bounds, ``above`` an exclusive lower bound
+    (a period or a peak must be > 0). NaN and inf are refused: they pass every
+    ``value < 0`` test and then spread through the arithmetic without a word.
+    """
+    if not is_number(value):
+        hint = "; pass a number, not text" if isinstance(value, str) else ""
+        raise TypeError(f"{name} must be a finite number, got {_shown(value)}{hint}")
+    number = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {number!r}")
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be >= {minimum:g}, got {number:g}")
+    if above is not None and number <= above:
+        raise ValueError(f"{name} must be > {above:g}, got {number:g}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be <= {maximum:g}, got {number:g}")
+    return number
+
+
+def check_optional_number(value: object, name: str, **bounds: float) -> float | None:
+    """None, or a finite number as `check_number` takes it."""
+    return None if value is None else check_number(value, name, **bounds)
+
+
+def check_finite(tensor: torch.Tensor, what: str, fix: str = "") -> torch.Tensor:
+    """Refuse a floating-point tensor holding NaN or inf, saying how many and where from.
+
+    A NaN in a clip or a batch of activations turns every statistic computed from it
+    into NaN, and the result looks like a number until someone plots it.
+    """
+    if tensor.is_floating_point() and tensor.device.type != "meta":
+        finite = torch.isfinite(tensor)
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
+            kinds = " and ".join(k for k, m in (("NaN", tensor.isnan()), ("inf", tensor.isinf()))
+                                 if bool(m.any()))
+            raise ValueError(
+                f"{what} holds {bad:,} of {tensor.numel():,} values that are {kinds}"
+                + (f"; {fix}" if fix else "")
+            )
+    return tensor
+
+
+@contextmanager
+def rng_kept() -> Iterator[None]:
+    """Leave the global random streams as they were: torch's (CPU and initialised CUDA
+    devices), Python's `random` and NumPy's.
+
+    For functions whose result does not depend on those streams but which draw from
+    them along the way (building a layer initialises weights that are then overwritten;
+    a training step draws output gradients): a notebook's seeded cells must give the
+    same numbers whether or not such a function ran in between.
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
 
 def as_triple(value: int | Sequence[int], name: str, *, minimum: int) -> Triple:
     """Expand an int or a 3-sequence into a (time, height, width) triple.
