@@ -218,6 +218,46 @@ def rng_kept() -> Iterator[None]:
         np.random.set_state(numpy_state)
 
 
+def check_shape(value: object, name: str = "input_shape", *, dims: int | None = None,
+                example: str = "(1, 3, 16, 112, 112)") -> tuple[int, ...]:
+    """Return a tensor shape (a sequence of integer sizes >= 1) as a tuple of ints, or raise.
+
+    Takes tuples, lists, ``torch.Size``, NumPy arrays and entries that are NumPy ints or
+    0-d tensors; a tensor itself is refused with the hint to pass ``x.shape``.
+    """
+    if isinstance(value, torch.Tensor) and value.dim() != 1:
+        raise TypeError(f"{name} must be a shape such as {example}, got a tensor of shape "
+                        f"{tuple(value.shape)}; pass x.shape, not the tensor itself")
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, torch.Tensor)):
+        raise TypeError(f"{name} must be a shape such as {example}, got {_shown(value)}")
+    entries = tuple(value)
+    if dims is not None and len(entries) != dims:
+        raise ValueError(f"{name} must have {dims} entries such as {example}, got "
+                         f"{len(entries)}: {entries!r}")
+    return tuple(check_int(v, f"{name} entries", minimum=1) for v in entries)
+
+
+def check_dtype(value: object, name: str = "dtype") -> torch.dtype:
+    """Return `value` if it is a `torch.dtype`, or say how to write one."""
+    if not isinstance(value, torch.dtype):
+        hint = (f"; write torch.{value}" if isinstance(value, str)
+                and isinstance(getattr(torch, value, None), torch.dtype) else "")
+        raise TypeError(f"{name} must be a torch.dtype such as torch.float32, got "
+                        f"{_shown(value)}{hint}")
+    return value
+
+
+def check_torch_device(value: object, name: str = "device") -> torch.device:
+    """Return `value` as a `torch.device`, or raise plainly (torch lists 20 device types)."""
+    try:
+        return torch.device(value)  # type: ignore[arg-type]
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"{name} must be a device such as 'cpu', 'cuda' or 'meta', got "
+                         f"{_shown(value)}") from None
+
+
 def as_triple(value: int | Sequence[int], name: str, *, minimum: int) -> Triple:
     """Expand an int or a 3-sequence into a (time, height, width) triple.
 

@@ -36,11 +36,20 @@ import math
 import warnings
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import Triple, check_clip, check_int
+from ._checks import (
+    Triple,
+    as_triple,
+    check_bool,
+    check_clip,
+    check_int,
+    check_optional_bool,
+    rng_kept,
+)
 from .layers import NaiveConv2Plus1d, SpatioTemporalConv
 
 __all__ = ["FastSpatioTemporalConv", "make_fast"]
@@ -120,16 +129,18 @@ class FastSpatioTemporalConv(nn.Module):
         super().__init__()
         self.in_channels = check_int(in_channels, "in_channels", minimum=1)
         self.out_channels = check_int(out_channels, "out_channels", minimum=1)
+        kernel_size = as_triple(kernel_size, "kernel_size", minimum=1)
+        stride = as_triple(stride, "stride", minimum=1)
+        padding = as_triple(padding, "padding", minimum=0)
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.intermediate_channels = check_int(
             intermediate_channels, "intermediate_channels (M)", minimum=1)
         self.pad_to = check_int(pad_to, "pad_to", minimum=1)
         self.padded_channels = math.ceil(self.intermediate_channels / self.pad_to) * self.pad_to
-        self.relu = bool(relu)
-        self.channels_last = channels_last
-        if not isinstance(compile, (bool, str)):
-            raise TypeError(f"compile must be True, False or a backend name, got {compile!r}")
-        self.compile = "inductor" if compile is True else compile
+        self.relu = check_bool(relu, "relu")
+        bias = check_bool(bias, "bias")
+        self.channels_last = check_optional_bool(channels_last, "channels_last")
+        self.compile = _check_compile(compile)
         t, d_h, d_w = kernel_size
         (s_t, s_h, s_w), (p_t, p_h, p_w) = stride, padding
         m = self.padded_channels
@@ -163,8 +174,12 @@ class FastSpatioTemporalConv(nn.Module):
         Shape:
             As `SpatioTemporalConv`.
         """
+        # The converted copy of a naive layer is built in training mode; the fast layer
+        # takes the mode of the layer it was given.
+        training = getattr(layer, "training", False)
         if isinstance(layer, NaiveConv2Plus1d):
-            layer = SpatioTemporalConv.from_naive(layer)
+            with rng_kept():
+                layer = SpatioTemporalConv.from_naive(layer)
         if not isinstance(layer, SpatioTemporalConv):
             raise TypeError(
                 f"from_layer expects a SpatioTemporalConv or NaiveConv2Plus1d, got "
@@ -172,12 +187,13 @@ class FastSpatioTemporalConv(nn.Module):
             )
         config = layer.config
         weight = layer.spatial.weight.detach()
-        fast = cls(
-            config["in_channels"], config["out_channels"], config["kernel_size"],
-            config["stride"], config["padding"], config["intermediate_channels"],
-            bias=config["bias"], relu=config["middle_relu"], pad_to=pad_to,
-            channels_last=channels_last, compile=compile,
-        ).to(device=weight.device, dtype=weight.dtype)
+        with rng_kept():  # every weight is set below: leave the RNG alone
+            fast = cls(
+                config["in_channels"], config["out_channels"], config["kernel_size"],
+                config["stride"], config["padding"], config["intermediate_channels"],
+                bias=config["bias"], relu=config["middle_relu"], pad_to=pad_to,
+                channels_last=channels_last, compile=compile,
+            ).to(device=weight.device, dtype=weight.dtype)
         m = layer.intermediate_channels
         with torch.no_grad():
             fast.spatial.weight.zero_()
@@ -195,7 +211,7 @@ class FastSpatioTemporalConv(nn.Module):
         if channels_last or (channels_last is None and weight.is_cuda):
             # cuDNN would otherwise re-lay the filters out on every call.
             fast = fast.to(memory_format=torch.channels_last_3d)
-        return fast.train(layer.training)
+        return fast.train(training)
 
     def _uses_channels_last(self, x: torch.Tensor) -> bool:
         return x.is_cuda if self.channels_last is None else self.channels_last
@@ -259,6 +275,23 @@ class FastSpatioTemporalConv(nn.Module):
                 f"{self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}, BN folded, relu={self.relu}, "
                 f"channels_last={layout}, compile={self.compile}")
+
+
+def _check_compile(compile: object) -> bool | str:
+    """False, True (the default "inductor" backend) or the name of a torch.compile backend."""
+    if isinstance(compile, str):
+        from torch._dynamo import list_backends  # only when a backend is named: it is heavy
+
+        known = list_backends(exclude_tags=())
+        if compile not in known:
+            shown = [b for b in known if "TESTING" not in b and "minifier" not in b]
+            raise ValueError(f"compile must be True, False or a torch.compile backend name "
+                             f"({', '.join(map(repr, shown))}), got {compile!r}")
+        return compile
+    if isinstance(compile, (bool, np.bool_)):
+        return "inductor" if compile else False
+    raise TypeError(f"compile must be True, False or a backend name, got {compile!r} "
+                    f"({type(compile).__name__})")
 
 
 def make_fast(

@@ -25,7 +25,7 @@ from importlib import resources
 import torch
 from torch import nn
 
-from ._checks import check_int
+from ._checks import check_finite, check_int
 from ._tables import Cell, html_table
 from .video import VideoClip
 from .weights import preprocess_clip
@@ -147,7 +147,12 @@ def predict(
         raise TypeError(f"predict expects a torch.nn.Module as model, got {type(model).__name__}"
                         "; the arguments are predict(model, clip)")
     top = check_int(top, "top", minimum=1)
+    if isinstance(classes, str):
+        raise TypeError(f"classes must be a list of class names, one per output, got the string "
+                        f"{classes!r} (its letters would be taken as names)")
     batch = _as_clip_batch(clip)
+    check_finite(batch, "the clip", "NaN in, NaN probabilities out: check the frames and "
+                 "the preprocessing")
     parameter = next(model.parameters(), None)
     if parameter is not None:
         batch = batch.to(device=parameter.device, dtype=parameter.dtype)
@@ -167,6 +172,9 @@ def predict(
                 "; pass classes=[...] with the names of this model's outputs")
         raise ValueError(f"the model has {logits.shape[1]} outputs but {len(names)} class "
                          f"names were given{hint}")
+    check_finite(logits, f"the model's logits for {batch.shape[0]} clip(s)",
+                 "the model itself computes NaN or inf (diverged weights?): a ranking of NaN "
+                 "probabilities would be arbitrary")
     probabilities = logits.float().softmax(dim=1).mean(dim=0)
     values, indices = probabilities.topk(min(top, len(names)))
     return Prediction(

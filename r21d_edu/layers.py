@@ -27,7 +27,15 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ._checks import Triple, as_triple, check_bool, check_clip, check_formula_m, check_int
+from ._checks import (
+    Triple,
+    as_triple,
+    check_bool,
+    check_clip,
+    check_formula_m,
+    check_int,
+    rng_kept,
+)
 
 Size3 = int | Sequence[int]
 Convention = Literal["paper", "torchvision"]
@@ -344,6 +352,7 @@ class NaiveConv2Plus1d(_TwoPlusOneConfig, nn.Module):
         middle_relu: bool | None = None,
     ) -> None:
         nn.Module.__init__(self)
+        bias = check_bool(bias, "bias")  # before any conv draws its initial weights
         self._store_config(
             in_channels, out_channels, kernel_size, stride, padding,
             intermediate_channels, middle_bn_relu, middle_bn, middle_relu,
@@ -357,8 +366,7 @@ class NaiveConv2Plus1d(_TwoPlusOneConfig, nn.Module):
         self.bn = nn.BatchNorm2d(m) if self.middle_bn else nn.Identity()
         self.relu = nn.ReLU(inplace=True) if self.middle_relu else nn.Identity()
         self.temporal = nn.Conv1d(
-            m, self.out_channels, t, stride=self.stride[0], padding=self.padding[0],
-            bias=check_bool(bias, "bias"),
+            m, self.out_channels, t, stride=self.stride[0], padding=self.padding[0], bias=bias,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -379,10 +387,12 @@ class NaiveConv2Plus1d(_TwoPlusOneConfig, nn.Module):
 
     @classmethod
     def from_factorized(cls, layer: SpatioTemporalConv) -> NaiveConv2Plus1d:
-        """A naive layer with the same shape and weights as a `SpatioTemporalConv`."""
+        """A naive layer with the same shape, weights and train/eval mode as a
+        `SpatioTemporalConv`."""
         weight = layer.spatial.weight
-        naive = cls(**layer.config).to(device=weight.device, dtype=weight.dtype)
-        return copy_weights(layer, naive)
+        with rng_kept():  # every weight is copied over: leave the RNG alone
+            naive = cls(**layer.config).to(device=weight.device, dtype=weight.dtype)
+        return copy_weights(layer, naive).train(layer.training)
 
 
 # --------------------------------------------------------------------------
@@ -450,6 +460,7 @@ class SpatioTemporalConv(_TwoPlusOneConfig, nn.Sequential):
         middle_relu: bool | None = None,
     ) -> None:
         nn.Sequential.__init__(self)
+        bias = check_bool(bias, "bias")  # before any conv draws its initial weights
         self._store_config(
             in_channels, out_channels, kernel_size, stride, padding,
             intermediate_channels, middle_bn_relu, middle_bn, middle_relu,
@@ -463,7 +474,7 @@ class SpatioTemporalConv(_TwoPlusOneConfig, nn.Sequential):
         self.append(nn.BatchNorm3d(m) if self.middle_bn else nn.Identity())
         self.append(nn.ReLU(inplace=True) if self.middle_relu else nn.Identity())
         self.append(nn.Conv3d(m, self.out_channels, (t, 1, 1), (s_t, 1, 1), (p_t, 0, 0),
-                              bias=check_bool(bias, "bias")))
+                              bias=bias))
 
     @property
     def spatial(self) -> nn.Conv3d:
@@ -494,10 +505,12 @@ class SpatioTemporalConv(_TwoPlusOneConfig, nn.Sequential):
 
     @classmethod
     def from_naive(cls, naive: NaiveConv2Plus1d) -> SpatioTemporalConv:
-        """A factorized layer with the same shape and weights as a `NaiveConv2Plus1d`."""
+        """A factorized layer with the same shape, weights and train/eval mode as a
+        `NaiveConv2Plus1d`."""
         weight = naive.spatial.weight
-        layer = cls(**naive.config).to(device=weight.device, dtype=weight.dtype)
-        return copy_weights(naive, layer)
+        with rng_kept():  # every weight is copied over: leave the RNG alone
+            layer = cls(**naive.config).to(device=weight.device, dtype=weight.dtype)
+        return copy_weights(naive, layer).train(naive.training)
 
 
 # --------------------------------------------------------------------------

@@ -41,7 +41,18 @@ import torch
 from torch import nn
 
 from ._moved import moved_names
-from ._checks import Triple, as_triple, check_formula_m, check_int
+from ._checks import (
+    Triple,
+    as_triple,
+    check_dtype,
+    check_fits_in_memory,
+    check_formula_m,
+    check_int,
+    check_number,
+    check_seed,
+    is_number,
+    rng_kept,
+)
 from .layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv, intermediate_channels
 
 __all__ = [
@@ -108,6 +119,11 @@ def fold_kernel(
         - Output: (C_out, C_in, t, d_h, d_w)
     """
     t, d_h, d_w = as_triple(kernel_size, "kernel_size", minimum=1)
+    out_channels = check_int(out_channels, "out_channels", minimum=1)
+    in_channels = check_int(in_channels, "in_channels", minimum=1)
+    if not isinstance(matrix, torch.Tensor):
+        raise TypeError(f"fold_kernel expects the unfolded kernel as a matrix tensor, got "
+                        f"{type(matrix).__name__}")
     expected = (out_channels * t, in_channels * d_h * d_w)
     if tuple(matrix.shape) != expected:
         raise ValueError(
@@ -138,9 +154,19 @@ def _check_conv3d(conv: object, what: str) -> nn.Conv3d:
             f"{what} needs numeric zero padding, got padding={conv.padding!r}, padding_mode="
             f"{conv.padding_mode!r}; build the Conv3d with padding=(p_t, p_h, p_w)"
         )
-    weight = conv.weight.detach()
+    _check_weight_values(conv.weight.detach(), what)
+    return conv
+
+
+def _check_weight_values(weight: torch.Tensor, what: str) -> None:
+    """Refuse a kernel the SVD cannot take: shapes only (meta), NaN or inf, or too big."""
+    if weight.device.type == "meta":
+        raise ValueError(
+            f"{what} needs the kernel's values, but its weights are on the meta device "
+            "(shapes only); build the layer on the CPU, or load its weights first"
+        )
     # The SVD turns one inf into NaN weights everywhere (and NaN into a bare LinAlgError).
-    if weight.device.type != "meta" and not torch.isfinite(weight).all():
+    if not torch.isfinite(weight).all():
         bad = int((~torch.isfinite(weight)).sum())
         kinds = ", ".join(k for k, m in (("NaN", weight.isnan()), ("inf", weight.isinf()))
                           if m.any())
@@ -149,7 +175,10 @@ def _check_conv3d(conv: object, what: str) -> nn.Conv3d:
             f"{kinds}; a diverged training run leaves such weights: reload a checkpoint or "
             "replace them, e.g. torch.nan_to_num_(conv.weight.data)"
         )
-    return conv
+    # The SVD holds the float64 matrix, U and Vᵀ: about three float64 copies of the kernel.
+    check_fits_in_memory(3 * 8 * weight.numel(),
+                         f"{what} of a kernel of shape {tuple(weight.shape)} (its SVD in float64)",
+                         "factorize a smaller layer")
 
 
 @contextmanager
@@ -231,10 +260,11 @@ def factorize(conv: nn.Conv3d, rank: int | None = None) -> SpatioTemporalConv:
     root = s[:rank].sqrt()
     temporal = (u[:, :rank] * root).reshape(c_out, t, rank).permute(0, 2, 1)
     spatial = (root[:, None] * vh[:rank]).reshape(rank, c_in, d_h, d_w)
-    layer = SpatioTemporalConv(
-        c_in, c_out, (t, d_h, d_w), tuple(conv.stride), tuple(conv.padding),
-        bias=conv.bias is not None, intermediate_channels=rank, middle_bn_relu=False,
-    ).to(device=weight.device, dtype=weight.dtype)
+    with rng_kept():  # its initial weights are overwritten below: leave the RNG alone
+        layer = SpatioTemporalConv(
+            c_in, c_out, (t, d_h, d_w), tuple(conv.stride), tuple(conv.padding),
+            bias=conv.bias is not None, intermediate_channels=rank, middle_bn_relu=False,
+        ).to(device=weight.device, dtype=weight.dtype)
     with torch.no_grad():
         layer.spatial.weight.copy_(spatial.reshape(layer.spatial.weight.shape))
         layer.temporal.weight.copy_(temporal.reshape(layer.temporal.weight.shape))
@@ -295,10 +325,11 @@ def compose(layer: SpatioTemporalConv | NaiveConv2Plus1d) -> FullConv3d:
             "middle_bn_relu=False (factorize does) to compose it"
         )
     kernel = composed_kernel(layer)
-    conv = FullConv3d(
-        layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
-        bias=layer.temporal.bias is not None,
-    ).to(device=kernel.device, dtype=kernel.dtype)
+    with rng_kept():  # its initial weights are overwritten below: leave the RNG alone
+        conv = FullConv3d(
+            layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+            layer.padding, bias=layer.temporal.bias is not None,
+        ).to(device=kernel.device, dtype=kernel.dtype)
     with torch.no_grad():
         conv.weight.copy_(kernel)
         if conv.bias is not None:
@@ -353,10 +384,12 @@ class EnergyProfile:
 
     def rank_for(self, target: float) -> int:
         """The smallest rank that keeps at least ``target`` (0 < target ≤ 1) of the energy."""
-        if not isinstance(target, (int, float)) or not 0 < target <= 1:
-            raise ValueError(
-                f"target must be an energy share in (0, 1], e.g. 0.9 for 90 %, got {target!r}"
-            )
+        # A bool is not a share, and NaN fails 0 < target (so it is refused too).
+        if not is_number(target) or not 0 < float(target) <= 1:
+            error = ValueError if is_number(target) else TypeError
+            raise error(f"target must be an energy share in (0, 1], e.g. 0.9 for 90 %, got "
+                        f"{target!r}")
+        target = float(target)
         for rank, kept in enumerate(self.energy, start=1):
             # A hair of tolerance so that target=1.0 is met despite rounding.
             if kept >= target - 1e-12:
@@ -407,6 +440,7 @@ def energy_profile(conv_or_kernel: nn.Conv3d | torch.Tensor) -> EnergyProfile:
         weight = _check_conv3d(conv_or_kernel, "energy_profile").weight.detach()
     else:
         weight = _check_kernel(conv_or_kernel).detach()
+        _check_weight_values(weight, "energy_profile")
     c_out, c_in, t, d_h, d_w = weight.shape
     with one_thread():
         s = torch.linalg.svdvals(unfold_kernel(weight.double().cpu()))
@@ -475,9 +509,13 @@ def smooth_kernel(
     c_out = check_int(out_channels, "out_channels", minimum=1)
     c_in = check_int(in_channels, "in_channels", minimum=1)
     sizes = as_triple(kernel_size, "kernel_size", minimum=1)
-    if not isinstance(decay, (int, float)) or decay < 0:
-        raise ValueError(f"decay must be a number >= 0, got {decay!r}")
-    generator = torch.Generator().manual_seed(seed)
+    decay = check_number(decay, "decay", minimum=0.0)
+    dtype = check_dtype(dtype)
+    # The coefficients, their product with the basis and the result: three float64 kernels.
+    check_fits_in_memory(3 * 8 * c_out * c_in * math.prod(sizes),
+                         f"a smooth kernel of shape {(c_out, c_in, *sizes)}",
+                         "ask for fewer channels or a smaller kernel")
+    generator = torch.Generator().manual_seed(check_seed(seed))
 
     def dct_basis(n: int) -> torch.Tensor:  # (frequency, position), orthonormal
         pos = torch.arange(n, dtype=torch.float64) + 0.5

@@ -38,7 +38,15 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ._checks import Triple, as_triple, check_bool, check_clip, check_int
+from ._checks import (
+    Triple,
+    as_triple,
+    check_bool,
+    check_clip,
+    check_int,
+    check_optional_bool,
+    is_int,
+)
 from .layers import Convention, SpatioTemporalConv, block_intermediate_channels
 from .layers import intermediate_channels as formula_intermediate_channels
 
@@ -78,7 +86,9 @@ STAGE_CHANNELS: tuple[int, int, int, int] = (64, 128, 256, 512)
 
 
 def _check_depth(depth: object) -> tuple[int, int, int, int]:
-    if depth not in DEPTHS or isinstance(depth, bool):
+    # 18.0 == 18 would find the key: a depth is a count of layers, an integer.
+    depth = check_int(depth, "depth", minimum=1)
+    if depth not in DEPTHS:
         known = ", ".join(f"{d} -> blocks {blocks}" for d, blocks in DEPTHS.items())
         raise ValueError(
             f"unknown depth {depth!r}; the networks here are built from basic two-conv "
@@ -274,7 +284,7 @@ def resnet34(num_classes: int = 1000) -> ResNet2d:
 
 def _block_kernel(kernel_size: Size3, conv_type: ConvType) -> Triple:
     """The (t, d_h, d_w) kernel a block's convs use; "2d" blocks have t = 1."""
-    if conv_type == "2d" and isinstance(kernel_size, int) and not isinstance(kernel_size, bool):
+    if conv_type == "2d" and is_int(kernel_size):
         kernel_size = (1, kernel_size, kernel_size)
     kernel = as_triple(kernel_size, "kernel_size", minimum=1)
     if conv_type == "2d" and kernel[0] != 1:
@@ -338,12 +348,10 @@ class ConvBuilder:
     def __post_init__(self) -> None:
         _check_conv_type(self.conv_type)
         _check_convention(self.convention)
-        if not isinstance(self.middle_bn_relu, bool):
-            raise TypeError(f"middle_bn_relu must be True or False, got {self.middle_bn_relu!r}")
+        object.__setattr__(self, "middle_bn_relu", check_bool(self.middle_bn_relu,
+                                                              "middle_bn_relu"))
         for half in ("middle_bn", "middle_relu"):
-            value = getattr(self, half)
-            if value is not None and not isinstance(value, bool):
-                raise TypeError(f"{half} must be True, False or None, got {value!r}")
+            value = check_optional_bool(getattr(self, half), half)
             # Frozen dataclass: resolve the default once, here.
             object.__setattr__(self, half, self.middle_bn_relu if value is None else value)
         check_int(self.rank_divisor, "rank_divisor", minimum=1)
@@ -465,8 +473,7 @@ class SpatioTemporalResBlock(nn.Module):
         self.in_channels = check_int(in_channels, "in_channels", minimum=1)
         self.out_channels = check_int(out_channels, "out_channels", minimum=1)
         self.kernel_size = self.conv_builder.kernel(kernel_size)
-        if not isinstance(downsample, bool):
-            raise TypeError(f"downsample must be True or False, got {downsample!r}")
+        downsample = check_bool(downsample, "downsample")
         self.stride: Triple = self.conv_builder.stride(downsample)
 
         m1, m2 = self.conv_builder.intermediate(self.in_channels, self.out_channels,
@@ -627,8 +634,7 @@ class R2Plus1dStem(nn.Sequential):
         m = check_int(intermediate_channels, "intermediate_channels (M)", minimum=1)
         in_channels = check_int(in_channels, "in_channels", minimum=1)
         out_channels = check_int(out_channels, "out_channels", minimum=1)
-        if not isinstance(middle_bn_relu, bool):
-            raise TypeError(f"middle_bn_relu must be True or False, got {middle_bn_relu!r}")
+        middle_bn_relu = check_bool(middle_bn_relu, "middle_bn_relu")
         middle_bn = middle_bn_relu if middle_bn is None else check_bool(middle_bn, "middle_bn")
         middle_relu = (middle_bn_relu if middle_relu is None
                        else check_bool(middle_relu, "middle_relu"))

@@ -41,7 +41,16 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ._checks import Triple, check_int
+from ._checks import (
+    Triple,
+    check_finite,
+    check_int,
+    check_number,
+    check_shape,
+    is_int,
+    is_number,
+    rng_kept,
+)
 from .layers import NaiveConv2Plus1d, SpatioTemporalConv, intermediate_channels
 from .lowrank import compose, factorize, one_thread, unfold_kernel
 
@@ -225,8 +234,22 @@ class ConvProfile:
 
     @classmethod
     def from_dict(cls, values: Mapping) -> ConvProfile:
+        if not isinstance(values, Mapping):
+            raise TypeError(f"a layer of a stored profile must be a dict, got "
+                            f"{type(values).__name__}")
+        needed = ("name", "in_channels", "out_channels", "kernel_size", "stride", "bias",
+                  "singular_values")
+        missing = [k for k in needed if k not in values]
+        if missing:
+            raise ValueError(f"a layer of a stored profile lacks {', '.join(missing)} (it has "
+                             f"{', '.join(map(str, values))}); write it with "
+                             "NetworkProfile.to_dict()")
         tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-        return cls(**tuples)
+        try:
+            return cls(**tuples)
+        except TypeError as error:
+            raise ValueError(f"a layer of a stored profile does not fit ConvProfile: {error}") \
+                from None
 
 
 @dataclass(frozen=True)
@@ -369,6 +392,17 @@ class NetworkProfile:
 
     @classmethod
     def from_dict(cls, values: Mapping) -> NetworkProfile:
+        """Read a profile written by `to_dict` (e.g. from a results.json), checking its fields."""
+        if not isinstance(values, Mapping):
+            raise TypeError(f"a stored NetworkProfile is a dict (from NetworkProfile.to_dict), "
+                            f"got {type(values).__name__}")
+        missing = [k for k in ("model_name", "layers", "params") if k not in values]
+        if missing:
+            raise ValueError(f"a stored NetworkProfile needs model_name, layers and params; "
+                             f"this one lacks {', '.join(missing)}")
+        if not isinstance(values["layers"], (list, tuple)):
+            raise TypeError(f"a stored NetworkProfile's layers must be a list, got "
+                            f"{values['layers']!r}")
         shape = values.get("input_shape")
         return cls(values["model_name"],
                    tuple(ConvProfile.from_dict(p) for p in values["layers"]),
@@ -421,10 +455,10 @@ class NetworkProfile:
         if rank is not None:
             ranks, rule = self._ranks_fixed(rank)
         elif energy is not None:
-            if isinstance(energy, bool) or not isinstance(energy, (int, float)) \
-                    or not 0 < energy <= 1:
+            if not is_number(energy) or not 0 < float(energy) <= 1:  # NaN fails 0 < nan
                 raise ValueError(f"energy must be a share in (0, 1], e.g. 0.9 to keep 90 % of "
                                  f"each layer's squared singular values, got {energy!r}")
+            energy = float(energy)
             ranks = [layer.rank_for(energy) for layer in self.layers]
             rule = f"energy ≥ {energy:g}"
         else:
@@ -455,6 +489,9 @@ class NetworkProfile:
                                      f"{p.full_rank}; at {p.full_rank} it is already exact")
                 ranks.append(m)
             return ranks, "M per layer as given"
+        if isinstance(rank, str):
+            raise ValueError(f"rank must be an int, 'paper' or a mapping layer name -> M, got "
+                             f"{rank!r}")
         m = check_int(rank, "rank", minimum=1)
         return [min(m, p.full_rank) for p in self.layers], f"rank {m} (capped at full rank)"
 
@@ -469,11 +506,12 @@ class NetworkProfile:
 
     def _ranks_for_budget(self, budget: object, cost: Cost) -> tuple[list[int], str]:
         total = self._total(cost)
-        if isinstance(budget, bool) or not isinstance(budget, (int, float)):
+        if not is_number(budget):
             raise TypeError(f"budget must be a count (int) or a share in (0, 1] (float), "
                             f"got {budget!r}")
-        if isinstance(budget, float):
-            if not 0 < budget <= 1:
+        if not is_int(budget):
+            budget = float(budget)  # type: ignore[arg-type]
+            if not 0 < budget <= 1:  # NaN and inf fail this too
                 raise ValueError(f"a float budget is a share of the network's {cost} in (0, 1], "
                                  f"got {budget}; pass an int for a count")
             limit, rule = int(budget * total), f"budget {budget:.0%} of {cost}"
@@ -622,8 +660,7 @@ def network_profile(
     chosen, kept = _eligible_convs(model, unsupported, "network_profile")
     if input_shape is None:
         input_shape = _default_input_shape(model)
-    shape = None if input_shape is None else tuple(
-        check_int(s, "input_shape entries", minimum=1) for s in input_shape)
+    shape = None if input_shape is None else check_shape(input_shape)
     sizes, macs = ({}, None) if shape is None else _trace_sizes(
         model, [name for name, _ in chosen], shape)
     layers = []
@@ -738,6 +775,8 @@ def compose_network(model: nn.Module, *, unsupported: Unsupported = "raise") -> 
     Shape:
         - Input and output: as `model`'s.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"compose_network expects an nn.Module, got {type(model).__name__}")
     _check_choice(unsupported, "unsupported", ("raise", "keep"))
     new = copy.deepcopy(model)
     targets = [(name, m) for name, m in new.named_modules()
@@ -818,11 +857,18 @@ def insert_middle_bn_relu(
         - clips: (N, C, T, H, W), as the model takes
         - Middle of each layer: (N, M, T, H', W'); BN statistics are per M.
     """
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or margin < 0:
-        raise ValueError(f"margin must be a number of standard deviations >= 0, got {margin!r}")
+    # NaN or inf would pass `margin < 0` and make every BatchNorm shift, and the network, NaN.
+    margin = check_number(margin, "margin (standard deviations)", minimum=0.0)
     if not isinstance(clips, torch.Tensor) or clips.dim() != 5:
+        shown = (tuple(clips.shape) if isinstance(clips, torch.Tensor)
+                 else type(clips).__name__)
         raise ValueError("clips must be a batch of clips (N, C, T, H, W) to measure the middle "
-                         f"activations on, got {getattr(clips, 'shape', type(clips).__name__)}")
+                         f"activations on, got {shown}")
+    if not clips.is_floating_point():
+        raise TypeError(f"clips must be float clips like the model's training input, got dtype "
+                        f"{clips.dtype}; convert video frames with x.float() / 255 first")
+    check_finite(clips, "clips", "the BatchNorm statistics measured on them would be NaN: "
+                 "pass clean training clips")
     new = copy.deepcopy(model)
     targets = [(name, m) for name, m in new.named_modules()
                if isinstance(m, SpatioTemporalConv) and m.is_linear]
@@ -849,7 +895,8 @@ def insert_middle_bn_relu(
         config = {**layer.config, "middle_bn_relu": True, "middle_bn": True, "middle_relu": True,
                   "bias": True}
         weight = layer.spatial.weight
-        block = SpatioTemporalConv(**config).to(device=weight.device, dtype=weight.dtype)
+        with rng_kept():  # its weights are set below: leave the RNG alone
+            block = SpatioTemporalConv(**config).to(device=weight.device, dtype=weight.dtype)
         bn = block.bn
         # The temporal zero padding moves in front of the spatial conv (see the docstring).
         p_t = layer.padding[0]

@@ -40,7 +40,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ._checks import rng_kept
 from .models import DEPTHS, VideoResNet, video_resnet
+from .weights import load_checked
 
 __all__ = [
     "PortClassifier",
@@ -250,7 +252,8 @@ _OURS_SHORTCUT_REASON = ("torchvision's 1x1x1 conv + BatchNorm shortcut; the por
 
 def _read(source: Any) -> dict[str, torch.Tensor]:
     if isinstance(source, (str, Path)):
-        source = torch.load(source, map_location="cpu", weights_only=True)
+        # Format, CRCs and safe unpickling checked, as for torchvision's weights.
+        source = load_checked(source)
     if isinstance(source, nn.Module):
         source = source.state_dict()
     if not isinstance(source, Mapping):
@@ -267,6 +270,19 @@ def _read(source: Any) -> dict[str, torch.Tensor]:
         raise ValueError("this does not look like a port checkpoint: expected keys such as "
                          f"'res2plus1d.conv1.spatial_conv.weight', got {sample or 'no keys'}; "
                          "for torchvision-format weights use r21d_edu.load_weights")
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"the port checkpoint's entry {key!r} is a {type(value).__name__}, "
+                            "not a tensor; pass the state_dict itself (or the trainer's "
+                            "checkpoint, whose 'state_dict' entry is used)")
+        try:
+            _target_key(key)
+        except (KeyError, IndexError, ValueError, AssertionError):
+            raise ValueError(
+                f"the port checkpoint has an entry {key!r} that the port's modules do not "
+                "have (expected names such as 'res2plus1d.conv2.block1.conv1.spatial_conv."
+                "weight' or 'linear.weight'); it was saved from other code, or edited"
+            ) from None
     return state
 
 
@@ -284,7 +300,8 @@ def _target_key(port_key: str) -> tuple[str | None, str]:
     parts = port_key.split(".")
     if parts[0] == "linear":
         return "fc." + parts[1], ""
-    assert parts[0] == "res2plus1d"
+    if parts[0] != "res2plus1d":
+        raise KeyError(port_key)
     stage, rest = parts[1], parts[2:]
     if stage == "conv1":  # the stem
         part, entry = rest
@@ -350,7 +367,8 @@ def convert_port_state_dict(source: Any) -> PortConversion:
         known = ", ".join(f"{d}: {b}" for d, b in DEPTHS.items())
         raise ValueError(f"the port was built with layer_sizes {sizes}; this package builds "
                          f"R(2+1)D with {known}")
-    model = video_resnet("r2plus1d", depth, num_classes=num_classes, convention="paper")
+    with rng_kept():  # entries without a source keep an initialization; the RNG is left alone
+        model = video_resnet("r2plus1d", depth, num_classes=num_classes, convention="paper")
     target = {k: v.clone() for k, v in model.state_dict().items()}
 
     mapped, unmapped, filled = [], [], set()

@@ -25,12 +25,23 @@ decoder had to produce to get it.
 Frames are numbered from 0 in display order; frame i is shown at i / fps
 seconds after the stream starts (files with a variable frame rate are placed on
 that grid by their timestamps).
+
+A damaged file is reported, not decoded into wrong frames, wherever the format
+allows it: Matroska / WebM files carry a CRC-32 per top-level element (FFmpeg
+writes them by default, FFmpeg's reader does not check them), which is checked
+before decoding; the decoder runs with FFmpeg's error detection on
+(``err_detect=crccheck+bitstream+buffer+explode``), so a broken bitstream stops
+the read instead of being concealed; and a file that starts like a known
+container but cannot be opened is called damaged or truncated. Formats without
+checksums (MP4 / MOV, AVI, and the H.264 / MPEG-4 bitstreams inside them) cannot
+reveal a changed byte that still decodes: such damage goes unnoticed.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._checks import check_int
+from ._checks import check_int, is_number
 
 __all__ = [
     "VideoClip",
@@ -143,10 +154,45 @@ class VideoClip:
 # --------------------------------------------------------------------------
 
 
+#: FFmpeg's decoder error detection: check CRCs the bitstream carries, refuse broken
+#: bitstreams and buffers, and stop at the first error instead of concealing it.
+DECODER_ERROR_DETECTION = "crccheck+bitstream+buffer+explode"
+
+# How files of the common containers start: a file that starts like one but cannot be
+# opened is damaged or cut short, not "not a video".
+_SIGNATURES = (
+    ("Matroska/WebM", lambda head: head[:4] == b"\x1a\x45\xdf\xa3"),
+    ("MP4/MOV", lambda head: head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide",
+                                           b"skip", b"pnot")),
+    ("AVI", lambda head: head[:4] == b"RIFF" and head[8:12] == b"AVI "),
+    ("Ogg", lambda head: head[:4] == b"OggS"),
+    ("FLV", lambda head: head[:3] == b"FLV"),
+    ("MPEG program stream", lambda head: head[:4] == b"\x00\x00\x01\xba"),
+)
+
+
+def _container_of(path: Path) -> str | None:
+    """The container a file's first bytes announce, or None."""
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    return next((name for name, matches in _SIGNATURES if matches(head)), None)
+
+
+def _damaged(path: Path, container: str, reason: str) -> VideoReadError:
+    return VideoReadError(
+        f"{path} is damaged or truncated: it starts like a {container} file, but FFmpeg "
+        f"cannot read it ({reason}); a download or copy that stopped early looks like "
+        "this: fetch or copy the file again"
+    )
+
+
 def _open(path: PathLike):
     """Open `path` with PyAV and return (container, video stream), or raise plainly."""
     import av  # imported here so that `import r21d_edu` stays light
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"expected the path of a video file (str or pathlib.Path), got "
+                        f"{path!r} ({type(path).__name__})")
     path = Path(path)
     if not path.is_file():
         where = "a folder" if path.is_dir() else "nothing"
@@ -165,18 +211,122 @@ def _open(path: PathLike):
             "(a video written without frames, or cut off right after its header)"
         ) from error
     except av.error.FFmpegError as error:
+        kind = _container_of(path)
+        if kind is not None:
+            raise _damaged(path, kind, _reason(error)) from error
         raise VideoReadError(
             f"{path} is not a video file FFmpeg can read ({_reason(error)}); "
             "convert it first, e.g. ffmpeg -i input -c:v libx264 output.mp4"
         ) from error
     if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        kinds = sorted({s.type for s in container.streams})
         container.close()
-        raise VideoReadError(f"{path} holds no video stream (it has: {', '.join(kinds)})")
+        kind = _container_of(path)
+        if not kinds and kind is not None:
+            raise _damaged(path, kind, "its header lists no streams at all")
+        raise VideoReadError(f"{path} holds no video stream (it has: "
+                             f"{', '.join(kinds) or 'no streams'})")
+    if container.format.name.startswith("matroska"):
+        try:
+            _check_matroska_crcs(path)
+        except VideoReadError:
+            container.close()
+            raise
     stream = container.streams.video[0]
     # Let FFmpeg decode with its own threads: several times faster for long-GOP codecs.
     stream.thread_type = "AUTO"
+    stream.codec_context.options = {"err_detect": DECODER_ERROR_DETECTION}
     return container, stream
+
+
+# --------------------------------------------------------------------------
+# Matroska's CRC-32 elements, which FFmpeg writes but does not check
+# --------------------------------------------------------------------------
+
+_EBML, _SEGMENT, _CRC32 = 0x1A45DFA3, 0x18538067, 0xBF
+_checked_files: dict[tuple[str, int, int], None] = {}
+
+
+def _vint(handle, keep_marker: bool) -> tuple[int | None, int] | None:
+    """An EBML variable-length integer: (value, bytes read); value None for "unknown size"."""
+    first = handle.read(1)
+    if not first:
+        return None
+    byte, length, mask = first[0], 1, 0x80
+    while length <= 8 and not byte & mask:
+        mask >>= 1
+        length += 1
+    if length > 8:
+        return None
+    rest = handle.read(length - 1)
+    if len(rest) != length - 1:
+        return None
+    value = byte if keep_marker else byte & (mask - 1)
+    for b in rest:
+        value = (value << 8) | b
+    if not keep_marker and value == (1 << (7 * length)) - 1:
+        return None, length
+    return value, length
+
+
+def _element(handle) -> tuple[int, int | None, int] | None:
+    """(ID, size or None, offset of the data) of the element at the handle's position."""
+    ident = _vint(handle, keep_marker=True)
+    size = _vint(handle, keep_marker=False) if ident is not None else None
+    if ident is None or size is None:
+        return None
+    return ident[0], size[0], handle.tell()  # type: ignore[return-value]
+
+
+def _check_matroska_crcs(path: Path) -> None:
+    """Refuse a Matroska/WebM file whose top-level elements do not match their CRC-32.
+
+    Each top-level element (Info, Tracks, every Cluster of frames, Cues, ...) may open
+    with a CRC-32 element: the little-endian CRC-32 (zlib's) of the rest of its data.
+    Reads the file once; the answer is kept for as long as the file is unchanged.
+    """
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key in _checked_files:
+        return
+    with path.open("rb") as handle:
+        header = _element(handle)
+        if header is None or header[0] != _EBML or header[1] is None:
+            return
+        handle.seek(header[2] + header[1])
+        segment = _element(handle)
+        if segment is None or segment[0] != _SEGMENT:
+            return
+        end = stat.st_size if segment[1] is None else min(segment[2] + segment[1],
+                                                          stat.st_size)
+        position = segment[2]
+        while position < end:
+            handle.seek(position)
+            element = _element(handle)
+            if element is None or element[1] is None or element[2] + element[1] > end:
+                break  # an element of unknown size, or cut off: the decoder reports that
+            ident, size, start = element
+            head = handle.read(6)
+            if size >= 6 and head[0] == _CRC32 and head[1] == 0x84:
+                stored = int.from_bytes(head[2:6], "little")
+                crc, left = 0, size - 6
+                while left:
+                    chunk = handle.read(min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    crc = zlib.crc32(chunk, crc)
+                    left -= len(chunk)
+                if crc != stored:
+                    raise VideoReadError(
+                        f"{path} is damaged: the CRC-32 of its Matroska element 0x{ident:X} at "
+                        f"byte {position:,} does not match its data, so frames would decode "
+                        "wrong; fetch or copy the file again (a bad download, copy or disk "
+                        "does this)"
+                    )
+            position = start + size
+    if len(_checked_files) > 256:
+        _checked_files.clear()
+    _checked_files[key] = None
 
 
 def _reason(error: Exception) -> str:
@@ -360,10 +510,10 @@ def _frame_range(info: VideoInfo, start_time: float | None, end_time: float | No
     n = info.frame_count
     if by_time:
         for name, value in (("start_time", start_time), ("end_time", end_time)):
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, (int, float))
-                                      or not math.isfinite(value)):
-                raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+            if value is not None and (not is_number(value) or not math.isfinite(value)):
+                raise TypeError(f"{name} must be a finite number of seconds, got {value!r}")
+        start_time = None if start_time is None else float(start_time)
+        end_time = None if end_time is None else float(end_time)
         # Frame i is shown during [i/fps, (i+1)/fps): start with the frame on screen at
         # start_time, stop before the first frame shown at or after end_time. The 1e-9 keeps
         # a time computed as i / fps from landing on the frame before i in floating point.
@@ -401,10 +551,11 @@ def _frame_range(info: VideoInfo, start_time: float | None, end_time: float | No
 def _check_size(size: object) -> tuple[int, int] | None:
     if size is None:
         return None
-    if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+    if not isinstance(size, (tuple, list)) or len(size) != 2:
         raise TypeError(f"size must be (height, width) in pixels, two positive ints, got {size!r}")
-    return int(size[0]), int(size[1])
+    # The same integers every size argument takes: ints, NumPy ints, 0-d integer tensors.
+    return (check_int(size[0], "size height", minimum=1),
+            check_int(size[1], "size width", minimum=1))
 
 
 def read_video(
@@ -516,9 +667,27 @@ def sample_clips(
         last_start = info.frame_count - span
         if num_clips is not None:
             k = check_int(num_clips, "num_clips", minimum=1)
+            if k > last_start + 1:
+                # Checked before np.linspace, which for a billion clips would first allocate
+                # 8 GB; and k clips from fewer starts would repeat frames or come back short.
+                raise ValueError(
+                    f"num_clips={k:,} clips of {span} frames cannot all start on different "
+                    f"frames of {info.path.name} ({info.frame_count} frames): there are "
+                    f"{last_start + 1} possible starts; ask for at most {last_start + 1}, or "
+                    "use stride= for every clip at a fixed spacing"
+                )
             starts = sorted({int(round(s)) for s in np.linspace(0, last_start, k)})
         else:
             starts = list(range(0, last_start + 1, check_int(stride, "stride", minimum=1)))
+        height, width = size if size is not None else (info.height, info.width)
+        total = len(starts) * clip_len * height * width * 3
+        if total > MAX_CLIP_BYTES:
+            raise ValueError(
+                f"{len(starts)} clips of {clip_len} frames of {height}×{width} from "
+                f"{info.path.name} would hold {total / 2**30:.1f} GiB of frames together "
+                f"(limit {MAX_CLIP_BYTES / 2**30:g} GiB); ask for fewer clips (num_clips=, a "
+                "larger stride=) or smaller frames (size=(h, w))"
+            )
         return [_decode_range(container, stream, info, s, s + span, step, size) for s in starts]
     finally:
         container.close()

@@ -24,6 +24,13 @@ Files are read with ``torch.load(..., weights_only=True)``: a checkpoint is a
 pickle, and a pickle can run any code when it is loaded; ``weights_only``
 restricts it to tensors and plain containers, so a file carrying anything
 else is refused instead of executed.
+
+A damaged file is refused, not loaded: torch.save writes a zip archive that
+stores a CRC-32 of every entry, but ``torch.load`` does not check them (on
+PyTorch 2.13 a changed byte inside a tensor loads silently as a wrong weight),
+so `read_state_dict` checks every entry's CRC first (reading the file once more,
+about a second per GB). Files in the pre-1.6 pickle format carry no checksum:
+only their structure is checked.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._checks import check_bool, check_int, check_number
 from .video import VideoClip
 
 __all__ = [
@@ -84,7 +92,9 @@ def read_state_dict(path: PathLike, key: str | None = None) -> dict[str, torch.T
 
     Uses ``torch.load(path, map_location="cpu", weights_only=True)``, so a
     file whose pickle carries arbitrary Python objects (which could run code)
-    is refused with `pickle.UnpicklingError` instead of being executed.
+    is refused with `pickle.UnpicklingError` instead of being executed; an
+    empty, truncated or damaged file (an entry whose CRC-32 does not match, which
+    ``torch.load`` itself would load as wrong weights) with a `ValueError`.
 
     Args:
         path: a ``.pth`` / ``.pt`` file written by ``torch.save(model.state_dict(), path)``.
@@ -94,15 +104,51 @@ def read_state_dict(path: PathLike, key: str | None = None) -> dict[str, torch.T
     Returns:
         An ordered dict of tensors on the CPU.
     """
+    if key is not None and not isinstance(key, str):
+        raise TypeError(f"key must name the checkpoint entry that holds the weights, e.g. "
+                        f"'model', got {key!r} ({type(key).__name__})")
+    loaded = load_checked(path)
+    if key is not None:
+        if not isinstance(loaded, Mapping) or key not in loaded:
+            found = list(loaded) if isinstance(loaded, Mapping) else type(loaded).__name__
+            raise KeyError(f"{path} has no entry {key!r}; it holds {found}")
+        loaded = loaded[key]
+    if not isinstance(loaded, Mapping):
+        raise TypeError(f"{path} holds a {type(loaded).__name__}, not a state_dict "
+                        "(a mapping from parameter names to tensors)")
+    not_tensors = [k for k, v in loaded.items() if not isinstance(v, torch.Tensor)]
+    if not_tensors:
+        raise TypeError(
+            f"{path} looks like a training checkpoint, not a state_dict: entries "
+            f"{not_tensors[:5]} are not tensors. Pass key=... naming the entry that holds "
+            f"the weights (one of {list(loaded)[:8]})"
+        )
+    return dict(loaded)
+
+
+def _checked_path(path: object, what: str = "weights file") -> Path:
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"expected the path of a weights file (str or pathlib.Path), got "
+        raise TypeError(f"expected the path of a {what} (str or pathlib.Path), got "
                         f"{path!r} ({type(path).__name__})")
     path = Path(path)
     if not path.is_file():
+        found = "a folder" if path.is_dir() else "nothing"
         raise FileNotFoundError(
-            f"no weights file at {path}; this package never downloads, so fetch the file "
-            "first (see r21d_edu.weights.TORCHVISION_WEIGHTS for torchvision's addresses)"
+            f"no {what} at {path} (found {found} there); this package never downloads, so "
+            "fetch the file first (see r21d_edu.weights.TORCHVISION_WEIGHTS for "
+            "torchvision's addresses)"
         )
+    return path
+
+
+def load_checked(path: PathLike) -> object:
+    """``torch.load(path, weights_only=True)`` of a file whose format and CRCs are checked first.
+
+    What `read_state_dict` and `r21d_edu.port` read files with: an empty, truncated,
+    damaged (a CRC that does not match), foreign (an HTML page) or unsafe (arbitrary
+    pickled objects) file is refused with what it is and what to do.
+    """
+    path = _checked_path(path)
     _check_weights_format(path)
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
@@ -123,22 +169,7 @@ def read_state_dict(path: PathLike, key: str | None = None) -> dict[str, torch.T
             "torch.save(model.state_dict(), path). Details from torch: "
             f"{str(error).splitlines()[0]}"
         ) from error
-    if key is not None:
-        if not isinstance(loaded, Mapping) or key not in loaded:
-            found = list(loaded) if isinstance(loaded, Mapping) else type(loaded).__name__
-            raise KeyError(f"{path} has no entry {key!r}; it holds {found}")
-        loaded = loaded[key]
-    if not isinstance(loaded, Mapping):
-        raise TypeError(f"{path} holds a {type(loaded).__name__}, not a state_dict "
-                        "(a mapping from parameter names to tensors)")
-    not_tensors = [k for k, v in loaded.items() if not isinstance(v, torch.Tensor)]
-    if not_tensors:
-        raise TypeError(
-            f"{path} looks like a training checkpoint, not a state_dict: entries "
-            f"{not_tensors[:5]} are not tensors. Pass key=... naming the entry that holds "
-            f"the weights (one of {list(loaded)[:8]})"
-        )
-    return dict(loaded)
+    return loaded
 
 
 def _check_weights_format(path: Path) -> None:
@@ -161,6 +192,7 @@ def _check_weights_format(path: Path) -> None:
                 f"end is missing ({size:,} bytes on disk); fetch it again and check it with "
                 "sha256_matches_name(path)"
             )
+        _check_crcs(path)
         return
     if head[:1] != b"\x80":
         raise ValueError(
@@ -170,13 +202,31 @@ def _check_weights_format(path: Path) -> None:
         )
 
 
+def _check_crcs(path: Path) -> None:
+    """Refuse an archive whose entries do not match their stored CRC-32 (torch.load does not look)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:
+        raise ValueError(
+            f"{path} is damaged: its zip archive cannot be read ({error}); fetch or save it "
+            "again"
+        ) from error
+    if damaged is not None:
+        raise ValueError(
+            f"{path} is damaged: the CRC-32 stored for its entry {damaged!r} does not match "
+            "the bytes on disk, so some weights would load wrong; fetch or save the file again "
+            "(a bad download, copy or disk does this)"
+        )
+
+
 def sha256_matches_name(path: PathLike) -> bool:
     """Whether a torchvision-style file ``name-<8 hex digits>.pth`` has that SHA-256 prefix.
 
     torchvision names its files after the start of their SHA-256 digest, so a
     truncated or corrupted download is caught before loading.
     """
-    path = Path(path)
+    path = _checked_path(path)
     prefix = path.stem.rsplit("-", 1)[-1]
     if "-" not in path.stem or len(prefix) < 8:
         raise ValueError(f"{path.name} is not named like torchvision's files "
@@ -347,6 +397,7 @@ def load_weights(
     if not isinstance(model, nn.Module):
         raise TypeError(f"load_weights expects a torch.nn.Module first, got "
                         f"{type(model).__name__}; call it as load_weights(model, path)")
+    strict = check_bool(strict, "strict")
     if isinstance(source, Mapping):
         state_dict = dict(source)
     elif isinstance(source, (str, os.PathLike)):
@@ -459,7 +510,18 @@ def preprocess_clip(
             )
     else:
         raise TypeError(f"frames must be uint8 (0-255) or float (0-1), got {frames.dtype}")
-    (rh, rw), (ch, cw) = resize_size, crop_size
+    if not is_uint8 and frames.numel() and not bool(torch.isfinite(frames).all()):
+        # NaN passes the range check above (every comparison with NaN is False).
+        bad = int((~torch.isfinite(frames)).sum())
+        raise ValueError(f"float frames must be finite values in [0, 1], but {bad:,} of "
+                         f"{frames.numel():,} are NaN or inf; a decoding or division step "
+                         "went wrong before preprocess_clip")
+    rh, rw = _size_pair(resize_size, "resize_size")
+    ch, cw = _size_pair(crop_size, "crop_size")
+    mean_t, std_t = _per_channel(mean, "mean"), _per_channel(std, "std")
+    if any(v <= 0 for v in std_t):
+        raise ValueError(f"std must be three standard deviations > 0, got {tuple(std_t)}; "
+                         "a 0 would divide by zero")
     if ch > rh or cw > rw:
         raise ValueError(f"crop_size {crop_size} must fit inside resize_size {resize_size}")
 
@@ -479,8 +541,29 @@ def preprocess_clip(
     images = images[:, :, top:top + ch, left:left + cw]
     if is_uint8:
         images = images / 255.0
-    mean_t = torch.tensor(mean, dtype=images.dtype).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=images.dtype).view(1, 3, 1, 1)
+    mean_t = torch.tensor(mean_t, dtype=images.dtype).view(1, 3, 1, 1)
+    std_t = torch.tensor(std_t, dtype=images.dtype).view(1, 3, 1, 1)
     images = (images - mean_t) / std_t
     out = images.reshape(b, t, 3, ch, cw).permute(0, 2, 1, 3, 4).contiguous()
     return out if batched else out[0]
+
+
+def _size_pair(value: object, name: str) -> tuple[int, int]:
+    """(height, width) in pixels, each an integer >= 1."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)) \
+            or len(value) != 2:
+        raise TypeError(f"{name} must be (height, width) in pixels, got {value!r}")
+    return (check_int(value[0], f"{name} height", minimum=1),
+            check_int(value[1], f"{name} width", minimum=1))
+
+
+def _per_channel(value: object, name: str) -> list[float]:
+    """Three finite numbers, one per RGB channel."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray,
+                                                                 torch.Tensor)):
+        raise TypeError(f"{name} must be three numbers, one per RGB channel, got {value!r}")
+    values = list(value.tolist() if isinstance(value, (np.ndarray, torch.Tensor)) else value)
+    if len(values) != 3:
+        raise ValueError(f"{name} must be three numbers, one per RGB channel, got "
+                         f"{len(values)}: {values!r}")
+    return [check_number(v, f"{name} entries") for v in values]

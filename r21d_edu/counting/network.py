@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .._checks import Triple, as_triple, check_int
+from .._checks import (
+    Triple,
+    as_triple,
+    check_dtype,
+    check_fits_in_memory,
+    check_shape,
+    check_torch_device,
+)
 from ..layers import NaiveConv2Plus1d, SpatioTemporalConv
 from .spec import (
     ConvSpec,
@@ -103,6 +110,9 @@ def _kernel_stride(layer: object, name: str) -> tuple[Triple, Triple] | None:
 
 def _flatten(layers: Iterable[object], prefix: str = "") -> list[tuple[str, object]]:
     items: list[tuple[str, object]] = []
+    if not isinstance(layers, (nn.Module, Iterable)) or isinstance(layers, (str, bytes)):
+        raise TypeError(f"receptive_field expects an nn.Sequential or a list of layers, got "
+                        f"{layers!r} ({type(layers).__name__})")
     named = layers.named_children() if isinstance(layers, nn.Module) else enumerate(layers)
     for key, layer in named:
         name = f"{prefix}{key}"
@@ -281,8 +291,15 @@ def summarize_network(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"summarize_network expects an nn.Module, got {type(model).__name__}")
-    shape = tuple(check_int(s, "input_shape entries", minimum=1) for s in input_shape)
-    device = torch.device(device)
+    shape = check_shape(input_shape)
+    dtype = check_dtype(dtype)
+    device = check_torch_device(device)
+    if device.type == "cpu":
+        # Known before the pass: the input alone; the activations come on top.
+        check_fits_in_memory(
+            math.prod(shape) * dtype.itemsize, f"an input of shape {shape} in {dtype}",
+            "summarize on the meta device (the default: shapes only, no memory), or with a "
+            "smaller input_shape")
     if device.type == "meta":
         tensors = itertools.chain(model.parameters(), model.buffers())
         if any(not t.is_meta for t in tensors):
@@ -415,6 +432,8 @@ def intermediate_channels_table(
     """
     if len(networks) < 1:
         raise ValueError("intermediate_channels_table needs at least one network, got none")
+    # One prefix given as a string means that prefix, not its letters.
+    skip = (skip,) if isinstance(skip, str) else tuple(skip)
     found: dict[str, dict[str, SpatioTemporalConv | NaiveConv2Plus1d]] = {}
     for label, net in networks.items():
         if not isinstance(net, nn.Module):

@@ -19,7 +19,16 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .._checks import Triple, as_triple, check_bool, check_clip, check_formula_m, check_int, is_int
+from .._checks import (
+    Triple,
+    as_triple,
+    check_bool,
+    check_clip,
+    check_dtype,
+    check_formula_m,
+    check_int,
+    is_int,
+)
 from .._tables import html_table
 from ..layers import NaiveConv2Plus1d, SpatioTemporalConv, intermediate_channels
 from ..methods import LAYER_METHODS, METHOD_LABELS, check_method
@@ -229,9 +238,10 @@ def checked_input(spec: ConvSpec, input_shape: Sequence[int]) -> Shape:
     if any(s < 1 for s in shape):
         raise ValueError(f"input_shape must hold sizes >= 1, got {shape}")
     # A meta tensor costs nothing and lets the layers' own checks speak, so a
-    # wrong shape gets exactly the message the layer would give.
-    check_clip(torch.empty(shape, device="meta"), spec.in_channels, spec.kernel_size,
-               spec.padding, METHOD_LABELS[spec.method])
+    # wrong shape gets exactly the message the layer would give; expanded from one
+    # element, so that a shape too large for any storage is still only arithmetic.
+    check_clip(torch.empty((1,) * len(shape), device="meta").expand(shape), spec.in_channels,
+               spec.kernel_size, spec.padding, METHOD_LABELS[spec.method])
     return shape
 
 
@@ -346,9 +356,7 @@ def header(spec: ConvSpec) -> str:
 
 
 def dtype_size(dtype: torch.dtype) -> int:
-    if not isinstance(dtype, torch.dtype):
-        raise TypeError(f"dtype must be a torch.dtype such as torch.float32, got {dtype!r}")
-    return dtype.itemsize
+    return check_dtype(dtype).itemsize
 
 
 def mib(n_bytes: int) -> str:

@@ -66,6 +66,10 @@ def lookup_device(device_name: str) -> DeviceSpec | None:
     other peaks and are deliberately not matched (pass ``peak_tflops`` /
     ``bandwidth_tbs``).
     """
+    if not isinstance(device_name, str):
+        raise TypeError(f"device_name must be a CUDA device's name such as "
+                        f"'NVIDIA H100 80GB HBM3' (torch.cuda.get_device_name()), got "
+                        f"{device_name!r} ({type(device_name).__name__})")
     name = device_name.upper()
     if "NVL" in name or "PCIE" in name:
         return None  # lower-power cards with other peaks
@@ -118,7 +122,12 @@ class Environment:
         return asdict(self)
 
     def _rows(self) -> list[tuple[str, object]]:
-        return [(name, value) for name, value in self.as_dict().items()]
+        # None is what as_dict keeps for JSON; a reader is told what it means.
+        absent = {"cuda": "none (a CPU-only build of PyTorch)" if self.cuda is None else None,
+                  "cudnn": "not available" if self.cudnn is None else None,
+                  "load_average": "unknown on this system" if self.load_average is None
+                  else None}
+        return [(name, absent.get(name) or value) for name, value in self.as_dict().items()]
 
     def _repr_html_(self) -> str:
         return "<b>Environment</b>" + html_table(self._rows())

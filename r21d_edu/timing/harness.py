@@ -20,7 +20,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import check_int
+from .._checks import (
+    check_bool,
+    check_int,
+    check_number,
+    check_optional_bool,
+    check_optional_number,
+    check_seed,
+    rng_kept,
+)
 from ..counting import count_macs
 from ..methods import METHOD_LABELS, check_method
 from .device import Mode, check_device, lookup_device
@@ -90,6 +98,28 @@ class TimingSettings:
     def replace(self, **changes: Any) -> TimingSettings:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+    def checked(self) -> TimingSettings:
+        """These settings with every field checked (and NumPy numbers made plain), or raise.
+
+        NaN and inf are refused where they would pass a ``< 0`` test: ``warmup_s=inf``
+        warms up forever, ``min_sample_s=inf`` overflows, and a NaN peak makes every
+        fraction of peak NaN.
+        """
+        check_mode(self.mode)
+        return self.replace(
+            repeats=check_int(self.repeats, "repeats", minimum=1),
+            warmup=check_int(self.warmup, "warmup", minimum=1),
+            warmup_s=check_number(self.warmup_s, "warmup_s (seconds)", minimum=0.0),
+            min_sample_s=check_number(self.min_sample_s, "min_sample_s (seconds)", minimum=0.0),
+            threads=None if self.threads is None else check_int(self.threads, "threads",
+                                                                minimum=1),
+            cudnn_benchmark=check_bool(self.cudnn_benchmark, "cudnn_benchmark"),
+            tf32=check_optional_bool(self.tf32, "tf32"),
+            peak_tflops=check_optional_number(self.peak_tflops, "peak_tflops", above=0.0),
+            bandwidth_tbs=check_optional_number(self.bandwidth_tbs, "bandwidth_tbs", above=0.0),
+            seed=check_seed(self.seed),
+        )
 
     @classmethod
     def of(cls, settings: TimingSettings | None, overrides: dict[str, Any],
@@ -169,6 +199,8 @@ def time_module(
     Shape:
         - Input: (N, C, T, H, W) = ``input_shape``
     """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"time_module expects an nn.Module to time, got {type(module).__name__}")
     variant = Variant(label or "", module, method, memory_format)
     return time_side_by_side([variant], input_shape,
                              TimingSettings.of(settings, overrides, "time_module"))[0]
@@ -217,17 +249,15 @@ def time_side_by_side(
     Shape:
         - Input: (N, C, T, H, W) = ``input_shape``
     """
-    s = TimingSettings.of(settings, overrides, "time_side_by_side")
+    s = TimingSettings.of(settings, overrides, "time_side_by_side").checked()
     dev = check_device(s.device)
-    check_mode(s.mode)
     shape = check_input_shape(input_shape)
     common_notes = check_dtype(s.dtype, dev)
-    s = s.replace(repeats=check_int(s.repeats, "repeats", minimum=1),
-                  warmup=check_int(s.warmup, "warmup", minimum=1))
-    if s.threads is not None:
-        check_int(s.threads, "threads", minimum=1)
-    if not variants:
-        raise ValueError("time_side_by_side needs at least one Variant")
+    if isinstance(variants, (str, bytes, nn.Module)) or not variants:
+        raise ValueError("time_side_by_side needs at least one Variant(label, module), "
+                         "in a list")
+    for i, variant in enumerate(variants):
+        _check_variant(variant, i)
 
     input_bytes = math.prod(shape) * torch.empty((), dtype=s.dtype).element_size()
     contestants = [_contestant(v, shape, s.dtype, s.mode, input_bytes) for v in variants]
@@ -241,6 +271,21 @@ def time_side_by_side(
         uses_tf32 = False
     _take_samples(contestants, shape, dev, s, what, needed)
     return _results(contestants, shape, dev, s, uses_tf32, needed, common_notes)
+
+
+def _check_variant(variant: object, index: int) -> None:
+    if not isinstance(variant, Variant):
+        raise TypeError(f"variants[{index}] must be a Variant(label, module), got "
+                        f"{type(variant).__name__}; wrap a module as Variant('', module)")
+    if not isinstance(variant.label, str):
+        raise TypeError(f"a Variant's label must be a str (its name in tables), got "
+                        f"{variant.label!r} ({type(variant.label).__name__})")
+    if not isinstance(variant.module, nn.Module):
+        raise TypeError(f"a Variant's module must be an nn.Module, got "
+                        f"{type(variant.module).__name__}")
+    if not isinstance(variant.memory_format, torch.memory_format):
+        raise TypeError(f"memory_format must be a torch.memory_format such as "
+                        f"torch.channels_last_3d, got {variant.memory_format!r}")
 
 
 def _check_memory(contestants: list[_Contestant], mode: Mode, dev: torch.device,
@@ -266,13 +311,16 @@ def _take_samples(contestants: list[_Contestant], shape: tuple[int, ...], dev: t
     clip = torch.randn(shape, generator=torch.Generator().manual_seed(s.seed))
     try:
         with ExitStack() as stack:
+            # A training step in a module with dropout (or any random op) draws from the
+            # global RNG; a timing must not move a notebook's random stream.
+            stack.enter_context(rng_kept())
             stack.enter_context(global_state_kept(dev, s.threads, s.cudnn_benchmark, s.tf32))
             for c in contestants:
                 c.target = _prepared(c.variant.module, dev, s.dtype)
                 stack.enter_context(module_state_kept(c.target, s.mode))
                 x = clip.to(device=dev, dtype=s.dtype).contiguous(
                     memory_format=c.variant.memory_format)
-                c.step = _make_step(c.target, x, s.mode)
+                c.step = _make_step(c.target, x, s.mode, s.seed)
             stack.enter_context(
                 torch.inference_mode() if s.mode == "inference" else torch.enable_grad())
             for c in contestants:
@@ -366,7 +414,8 @@ def _default_label(method: str) -> str:
     return METHOD_LABELS[method]
 
 
-def _make_step(module: nn.Module, x: torch.Tensor, mode: Mode) -> Callable[[], None]:
+def _make_step(module: nn.Module, x: torch.Tensor, mode: Mode,
+               seed: int = 0) -> Callable[[], None]:
     if mode == "inference":
         def infer() -> None:
             module(x)
@@ -382,7 +431,9 @@ def _make_step(module: nn.Module, x: torch.Tensor, mode: Mode) -> Callable[[], N
         x.grad = None
         out = module(x)
         if not grad_out:
-            grad_out.append(torch.randn_like(out))
+            # From a generator of our own, so the global random stream is not touched.
+            noise = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed + 1))
+            grad_out.append(noise.to(device=out.device, dtype=out.dtype))
         out.backward(grad_out[0])
     return train_step
 

@@ -123,8 +123,12 @@ def compare(
     Shape:
         - Input: (N, C, T, H, W) = ``input_shape``
     """
-    if not variants:
-        raise ValueError("compare needs at least one Variant")
+    if isinstance(variants, (str, bytes)) or not variants:
+        raise ValueError("compare needs at least one Variant(label, module), in a list")
+    if isinstance(modes, str) or not modes:
+        raise ValueError(f"modes must be a list of modes such as ('inference', 'training'), "
+                         f"got {modes!r}" + (f"; write modes=({modes!r},)"
+                                             if isinstance(modes, str) else ""))
     for mode in modes:
         check_mode(mode)
     chosen_settings = TimingSettings.of(settings, timing, "compare")

@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -148,6 +149,10 @@ def count_work(
     """
     check_mode(mode)
     shape = check_input_shape(input_shape)
+    dtype = check_float_dtype(dtype)
+    if not isinstance(memory_format, torch.memory_format):
+        raise TypeError(f"memory_format must be a torch.memory_format such as "
+                        f"torch.channels_last_3d, got {memory_format!r}")
     grad = mode == "training"
     tensors = {
         name: torch.empty_like(t, device="meta",
@@ -182,9 +187,14 @@ def check_mode(mode: object) -> None:
 
 
 def check_input_shape(input_shape: object) -> tuple[int, int, int, int, int]:
-    if isinstance(input_shape, torch.Tensor):
+    if isinstance(input_shape, torch.Tensor) and not isinstance(input_shape, torch.Size):
         raise TypeError("pass the input's shape, e.g. x.shape, not the tensor itself")
-    shape = tuple(input_shape)  # type: ignore[arg-type]
+    if isinstance(input_shape, np.ndarray):
+        input_shape = input_shape.tolist()
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence):
+        raise TypeError(f"input_shape must be a clip shape (N, C, T, H, W), got "
+                        f"{input_shape!r} ({type(input_shape).__name__})")
+    shape = tuple(input_shape)
     if len(shape) != 5:
         raise ValueError(
             f"input_shape must be a clip shape (N, C, T, H, W) with 5 entries, got {shape}"
@@ -199,13 +209,18 @@ _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 dtype_probe_cache: dict[tuple[str, torch.dtype], str | None] = {}
 
 
-def check_dtype(dtype: object, dev: torch.device) -> list[str]:
-    """Raise if `dev` cannot convolve in `dtype`; return notes about slow dtypes."""
+def check_float_dtype(dtype: object) -> torch.dtype:
     if dtype not in _FLOAT_DTYPES:
         raise TypeError(
             f"dtype must be one of torch.float32, torch.bfloat16, torch.float16, torch.float64, "
             f"got {dtype!r}"
         )
+    return dtype  # type: ignore[return-value]
+
+
+def check_dtype(dtype: object, dev: torch.device) -> list[str]:
+    """Raise if `dev` cannot convolve in `dtype`; return notes about slow dtypes."""
+    check_float_dtype(dtype)
     key = (str(dev), dtype)
     if key not in dtype_probe_cache:
         # Try the smallest 3D conv there is: kernels missing for a dtype raise here,
