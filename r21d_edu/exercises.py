@@ -705,7 +705,7 @@ def _check_03_3(answer: Any) -> str:
     for name, bound in expected.items():
         _expect(str(answer[name]).lower().startswith(bound),
                 f"{name}: by the H100 roofline in bfloat16 it is {bound}-bound at "
-                "(8, 512, 2, 7, 7), not {answer[name]!r}")
+                f"(8, 512, 2, 7, 7), not {answer[name]!r}")
     return (f"3D {expected['3d']}-bound, (2+1)D {expected['2plus1d']}-bound (by the roofline "
             "model, not a measurement). Each value the spatial conv writes costs C_in·d² "
             "multiply-adds: 512·9 at layer4 against 64·9 at layer1, so the FLOPs per byte grow "
@@ -1044,7 +1044,7 @@ register(
         right = out[MOTION_KERNEL_NAMES.index("edge moving right")].pow(2).mean((1, 2))
         left = out[MOTION_KERNEL_NAMES.index("edge moving left")].pow(2).mean((1, 2))
         answer = [t for t in range(1, 11) if left[t] > right[t]]
-        print(answer, ball.positions)
+        print(answer, "x per frame:", [round(x, 1) for _, x in ball.positions])
     """,
     check=_check_05_3,
 )
@@ -1174,8 +1174,8 @@ def _check_06_2(answer: Any) -> str:
 
 register(
     "06", 2,
-    prompt="Train nothing: build `smooth_kernel(64, 64, 3, decay=d)` for d in 0, 0.5, 1, 2 and "
-           "plot the energy at M = 144 against d. What does `decay=0` give?",
+    prompt="Train nothing: build `smooth_kernel(64, 64, 3, decay=d)` for `d in (0, 0.5, 1, 2)` "
+           "and plot the energy at M = 144 against d. What does `decay=0` give?",
     hand_in="a dict {decay: energy at rank 144} for the four decays (seed=0)",
     hint="`energy_profile(smooth_kernel(...)).energy_at(144)`.",
     solution="""
@@ -1183,7 +1183,7 @@ register(
 
         answer = {d: energy_profile(smooth_kernel(64, 64, 3, decay=d, seed=0)).energy_at(144)
                   for d in (0.0, 0.5, 1.0, 2.0)}
-        print(answer)
+        print({d: f"{energy:.2%}" for d, energy in answer.items()})
     """,
     check=_check_06_2,
 )

@@ -174,7 +174,8 @@ def _check_08_4(answer: Any) -> str:
     _expect(answer < 1e-9, f"{answer:.3g} is too large for float64: composing a linear (2+1)D "
                            "layer gives the same function; did you compare against the "
                            "original network instead of the factorized one, or run in float32?")
-    return (f"{answer:.1e}: rounding only. A linear factorization is a 3D conv of rank ≤ M, so "
+    # The bound, not the value: what lies under it is rounding noise that differs between CPUs.
+    return ("below 1e-9, rounding only. A linear factorization is a 3D conv of rank ≤ M, so "
             "the composed network is the factorized one, written as 3D convs")
 
 

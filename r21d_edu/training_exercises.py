@@ -9,6 +9,7 @@ Exercise 2 reads the committed results in ``experiments/family/`` of a checkout
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,9 @@ register(
 def _check_07_3(answer: Any) -> str:
     if not isinstance(answer, (int, float)) or isinstance(answer, bool):
         raise Incorrect(f"hand in a number between 0 and 1, got {answer!r}")
+    if not math.isfinite(answer):  # NaN compares False with everything: it would pass below
+        raise Incorrect(f"hand in a number between 0 and 1, got {answer!r}: an accuracy is "
+                        "a finite share of the clips")
     if abs(answer - 0.5) > 1e-9:
         raise Incorrect(f"expected 0.5: the axis leaves 2 of the 8 directions, equally likely, "
                         f"so the best guess is right 1 time in 2; got {answer!r}")
