@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_int, check_number
+from ._checks import check_int, check_number, check_seed
 
 __all__ = [
     "CLIP_KINDS",
@@ -234,6 +234,7 @@ def moving_shape(
     extent = float(max(size // 4, 2)) if extent is None else check_number(extent, "extent",
                                                                             minimum=1.0)
     noise = check_number(noise, "noise", minimum=0.0)
+    seed = check_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     starts = []
     for axis, step in (("dy (rows)", dy), ("dx (columns)", dx)):
@@ -314,6 +315,7 @@ def drifting_grating(
     if contrast > 1:
         raise ValueError(f"contrast must be in [0, 1], got {contrast:g}")
     noise = check_number(noise, "noise", minimum=0.0)
+    seed = check_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     phase = float(torch.rand(1, generator=generator)) * 2 * math.pi
     theta = math.radians(direction)
@@ -371,6 +373,7 @@ def bouncing_ball(
             f"(2·radius must be < size); use a smaller radius or a larger size"
         )
     noise = check_number(noise, "noise", minimum=0.0)
+    seed = check_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     low, high = radius, size - radius  # the centre's free range along each axis
     start = [low + float(torch.rand(1, generator=generator)) * (high - low) for _ in range(2)]
@@ -447,6 +450,7 @@ def flash(
             f"duration < frames)"
         )
     noise = check_number(noise, "noise", minimum=0.0)
+    seed = check_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     image = _texture(size, generator)
     envelope = torch.zeros(frames, dtype=torch.float64)
@@ -488,6 +492,7 @@ def static_scene(
     """
     frames, size, channels = _check_sizes(frames, size, channels)
     noise = check_number(noise, "noise", minimum=0.0)
+    seed = check_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     images = torch.stack([_texture(size, generator) for _ in range(channels)])  # (C, H, W)
     clip = images[:, None].expand(channels, frames, size, size)

@@ -36,7 +36,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_index, check_int, check_number
+from ._checks import (
+    check_fits_in_memory,
+    check_index,
+    check_int,
+    check_number,
+    check_seed,
+    rng_kept,
+)
 from ._tables import html_table
 from .data import drifting_grating
 from .layers import FullConv3d, method_of
@@ -59,7 +66,13 @@ MOTION_KERNEL_NAMES = ("static edge", "flicker", "edge moving right", "edge movi
 
 
 def _taps(values: Any, name: str) -> torch.Tensor:
-    taps = torch.as_tensor(values, dtype=torch.float64).flatten()
+    try:
+        if isinstance(values, (str, bytes)):
+            raise TypeError
+        taps = torch.as_tensor(values, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"filter {name!r} must be taps (numbers, e.g. [-1, 1]), a layer or "
+                        f"(layer, out_channel), got {values!r}") from None
     if taps.numel() == 0:
         raise ValueError(f"filter {name!r} has no taps; give a sequence such as [-1, 1]")
     if not torch.isfinite(taps).all():
@@ -93,7 +106,15 @@ def temporal_response(
         Not a tensor function.
     """
     w = _taps(taps, "taps").numpy()
-    omega = 2 * np.pi * np.asarray(speed, dtype=np.float64) / float(period)
+    period = check_number(period, "period (pixels)", above=0.0)
+    contrast = check_number(contrast, "contrast", minimum=0.0, maximum=1.0)
+    if isinstance(speed, (str, bytes)):
+        raise TypeError(f"speed must be a number or an array of numbers (px/frame), got "
+                        f"{speed!r}")
+    speeds = np.asarray(speed, dtype=np.float64)
+    if not np.isfinite(speeds).all():
+        raise ValueError(f"speed must be finite numbers of pixels per frame, got {speed!r}")
+    omega = 2 * np.pi * speeds / period
     tau = np.arange(len(w))
     h = (w[None, :] * np.exp(-1j * omega.reshape(-1, 1) * tau[None, :])).sum(axis=1)
     amplitude = 0.5 * contrast
@@ -178,7 +199,9 @@ def motion_kernels(
     d = check_int(d, "d", minimum=3)
     if d % 2 == 0:
         raise ValueError(f"d must be odd so the kernels have a centre pixel, got {d}")
-    names = MOTION_KERNEL_NAMES if select is None else tuple(select)
+    speed = check_number(speed, "speed (px/frame)")
+    names = MOTION_KERNEL_NAMES if select is None else (
+        (select,) if isinstance(select, str) else tuple(select))
     unknown = [n for n in names if n not in MOTION_KERNEL_NAMES]
     if unknown or not names:
         raise ValueError(
@@ -201,7 +224,9 @@ def motion_kernels(
         "edge moving left": torch.stack([edge(-speed * tau) for tau in taus.tolist()]),
     }
     weight = torch.stack([kernels[n] / kernels[n].norm() for n in names])[:, None]
-    conv = FullConv3d(1, len(names), (t, d, d), padding=(t // 2, d // 2, d // 2), bias=False)
+    with rng_kept():  # the weights are the hand-made ones: leave the RNG alone
+        conv = FullConv3d(1, len(names), (t, d, d), padding=(t // 2, d // 2, d // 2),
+                          bias=False)
     with torch.no_grad():
         conv.weight.copy_(weight.float())
     return conv
@@ -247,6 +272,7 @@ class MotionTuning:
         return self.names.index(name)
 
     def _direction_index(self, direction: float) -> int:
+        direction = check_number(direction, "direction (degrees)")
         gap = np.abs((self.directions - direction + 180) % 360 - 180)
         if gap.min() > 1e-6:
             raise ValueError(
@@ -278,6 +304,7 @@ class MotionTuning:
         if speed is None:
             s = int(np.searchsorted(self.speeds, self.preferred(name)[1]))
         else:
+            speed = check_number(speed, "speed (px/frame)")
             gaps = np.abs(self.speeds - speed)
             if gaps.min() > 1e-9:
                 raise ValueError(f"speed {speed:g} is not in the sweep {self.speeds.tolist()}")
@@ -393,10 +420,18 @@ def motion_tuning(
         raise ValueError("filters must be a non-empty mapping name -> taps, layer or "
                          "(layer, out_channel)")
     period = check_number(period, "period")
+    frames, size = check_int(frames, "frames", minimum=1), check_int(size, "size", minimum=1)
+    seed = check_seed(seed)
     if speeds is None:
         speeds = np.linspace(0.0, period, 33)
     speeds_ = _as_array(speeds, "speeds", minimum=0.0)
     directions_ = _as_array(directions, "directions")
+    # All gratings are held at once in float64 (and a layer's output beside them).
+    count = len(directions_) * len(speeds_)
+    check_fits_in_memory(
+        2 * 8 * count * frames * size * size,
+        f"{len(directions_)} directions × {len(speeds_)} speeds of {frames}×{size}×{size} "
+        f"gratings", "sweep fewer speeds or directions, or smaller gratings (frames=, size=)")
     gratings = torch.stack([
         drifting_grating(frames, size, direction=float(d), speed=float(s), period=period,
                          contrast=contrast, seed=seed).clip[0, 0].double()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._checks import check_int
+from ._checks import check_int, check_shape
 from ._tables import Cell, html_table
 from .counting import ModuleRow, summarize_network
 from .models import r2plus1d_18, r3d_18, resnet18
@@ -132,7 +132,12 @@ class LayerTable:
                           total=total)
 
 
-def _default_shape(model: nn.Module, input_shape: Sequence[int] | None) -> Shape:
+def _default_shape(model: nn.Module, input_shape: Sequence[int] | None,
+                   label: str | None = None) -> Shape:
+    if not isinstance(model, nn.Module):
+        which = f"network {label!r}" if label is not None else "model"
+        raise TypeError(f"the {which} must be an nn.Module such as r2plus1d_18(), got "
+                        f"{model!r} ({type(model).__name__})")
     if input_shape is None:
         default = getattr(model, "default_input_shape", None)
         if default is None:
@@ -141,7 +146,7 @@ def _default_shape(model: nn.Module, input_shape: Sequence[int] | None) -> Shape
                 "for a video network; only r21d_edu's networks know their default input"
             )
         return tuple(default)
-    return tuple(check_int(s, "input_shape entries", minimum=1) for s in input_shape)
+    return check_shape(input_shape)
 
 
 def _leaf_rows(model: nn.Module, shape: Shape) -> tuple[list[ModuleRow], int, int]:
@@ -311,7 +316,7 @@ def compare_networks(
     shapes, cells, params, macs = {}, {}, {}, {}
     stages: list[str] = []
     for label, model in networks.items():
-        shapes[label] = _default_shape(model, input_shapes.get(label))
+        shapes[label] = _default_shape(model, input_shapes.get(label), label)
         leaves, params[label], macs[label] = _leaf_rows(model, shapes[label])
         kinds = {n: type(m).__name__ for n, m in model.named_modules()}
         grouped = _group(leaves, _stage_of, kinds)

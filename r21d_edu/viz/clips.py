@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from PIL import Image
 
-from .._checks import check_int
+from .._checks import check_int, is_number
 from ..video import VideoClip
 from ._common import as_clip, check_index, hide_ticks, new_figure
 
@@ -253,8 +253,9 @@ def clip_animation(
     max_size = check_int(max_size, "max_size", minimum=4)
     if scale is not None:
         scale = check_int(scale, "scale", minimum=1)
-    if not isinstance(fps, (int, float)) or isinstance(fps, bool) or not 0 < fps <= 60:
+    if not is_number(fps) or not 0 < float(fps) <= 60:  # NaN fails 0 < fps too
         raise ValueError(f"fps must be a number in (0, 60], got {fps!r}")
+    fps = float(fps)
     frames, mode = _frames_of(clip, sample, channel, "clip_animation")
     frames = _to_unit(frames)
     chosen = _pick(frames.shape[0], max_frames) if max_frames > 1 else [0]

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-from .._checks import as_triple, check_int
+from .._checks import as_triple, check_bool, check_int
 from ..counting import ConvSpec, LayerCost, compare_costs, layer_cost
 from ..layers import intermediate_channels
 from ._common import new_figure
@@ -83,6 +83,7 @@ def cost_sweep_figure(
     Shape:
         Not applicable.
     """
+    log = check_bool(log, "log")
     if len(x_values) != len(costs) or not costs:
         raise ValueError(
             f"x_values and costs must be equally long and not empty, got {len(x_values)} "

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
+from .._checks import check_int
 from ..lowrank import EnergyProfile
 from .style import METHOD_COLORS
 
@@ -30,8 +31,16 @@ def energy_figure(
     Shape:
         Not applicable.
     """
-    if not profiles:
-        raise ValueError("energy_figure needs at least one profile, got none")
+    if not isinstance(profiles, Mapping) or not profiles:
+        raise ValueError("energy_figure needs at least one profile, in a dict label -> "
+                         f"EnergyProfile; got {profiles!r}")
+    for label, profile in profiles.items():
+        if not isinstance(profile, EnergyProfile):
+            raise TypeError(f"profiles[{label!r}] must be an EnergyProfile (from "
+                            f"r21d_edu.energy_profile), got {type(profile).__name__}")
+    longest = max(p.full_rank for p in profiles.values())
+    mark_ranks = [check_int(r, "mark_ranks entries", minimum=1, maximum=longest)
+                  for r in mark_ranks]
     fig = Figure(figsize=(6.4, 3.8), layout="constrained")
     ax = fig.add_subplot()
     # The package's colours belong to methods; kernels get neutral greys and blues.

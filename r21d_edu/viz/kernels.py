@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 
 from ..layers import NaiveConv2Plus1d, SpatioTemporalConv
 from ..lowrank import composed_kernel, unfold_kernel
+from .._checks import check_bool, check_int
 from ._common import (
     KNOWN_LAYERS,
     TWO_PLUS_ONE,
@@ -83,6 +84,7 @@ def effective_kernel(layer: Any, *, ignore_bn_relu: bool = False) -> torch.Tenso
     Shape:
         - Output: (C_out, C_in, t, d_h, d_w), like ``nn.Conv3d.weight``.
     """
+    ignore_bn_relu = check_bool(ignore_bn_relu, "ignore_bn_relu")
     if isinstance(layer, torch.Tensor):
         if layer.dim() != 5:
             raise ValueError(
@@ -307,8 +309,8 @@ def spatial_filters(
     if not rgb:
         in_channel = check_index(0 if in_channel is None else in_channel, c_in, "in_channel",
                                  "the filter bank")
-    count = min(k, max(1, int(max_filters)))
-    columns = max(1, min(int(columns), count))
+    count = min(k, check_int(max_filters, "max_filters", minimum=1))
+    columns = min(check_int(columns, "columns", minimum=1), count)
     rows = math.ceil(count / columns)
     shown = weight[:count]
     if rgb:

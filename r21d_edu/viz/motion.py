@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..motion import MotionTuning, temporal_response
+from .._checks import check_bool, check_number
 from ._common import new_figure
 from .style import METHOD_COLORS
 
@@ -71,7 +72,9 @@ def tuning_curves(
         Not a tensor function.
     """
     result = _check_result(result)
-    chosen = float(result.directions[0]) if direction is None else float(direction)
+    show_law = check_bool(show_law, "show_law")
+    chosen = (float(result.directions[0]) if direction is None
+              else check_number(direction, "direction (degrees)"))
     fig = new_figure(6.4, 3.6)
     ax = fig.add_subplot()
     fine = np.linspace(result.speeds.min(), result.speeds.max(), 200)
@@ -126,6 +129,7 @@ def tuning_polar(
         )
     if speed is None:
         speed = result.preferred(result.names[0])[1]
+    speed = check_number(speed, "speed (px/frame)")
     gaps = np.abs(result.speeds - speed)
     if gaps.min() > 1e-9:
         raise ValueError(f"speed {speed:g} is not in the sweep {result.speeds.tolist()}")

@@ -15,6 +15,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from .._checks import check_optional_number
 from ._common import new_figure
 from .style import METHOD_COLORS
 
@@ -84,6 +85,7 @@ def pareto_figure(points: Sequence[Mapping[str, Any]], *, highlight: float | Non
     """
     if not points:
         raise ValueError("pareto_figure needs the study's points, got none")
+    highlight = check_optional_number(highlight, "highlight (an energy)")
     fig = new_figure(10.0, 4.0)
     axes = fig.subplots(1, 2, sharey=True)
     for ax, (cost, scale, label) in zip(axes, PANELS, strict=True):

@@ -18,7 +18,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from .._checks import check_int
+from .._checks import check_fits_in_memory, check_int
 from .._tables import html_table
 from ..counting import LayerCost, compare_costs
 from ..layers import block_intermediate_channels
@@ -257,8 +257,13 @@ def rank_energy(
     """
     if kernel not in ("random", "smooth"):
         raise ValueError(f"kernel must be 'random' or 'smooth', got {kernel!r}")
-    profile = _profile(kernel, check_int(channels, "channels", minimum=1),
-                       check_int(t, "t", minimum=1), check_int(d, "d", minimum=1))
+    channels = check_int(channels, "channels", minimum=1)
+    t, d = check_int(t, "t", minimum=1), check_int(d, "d", minimum=1)
+    # The kernel, and its SVD in float64: refused up front if they cannot fit.
+    check_fits_in_memory(4 * 8 * channels * channels * t * d * d,
+                         f"a {channels} -> {channels} kernel of {t}×{d}×{d} and its SVD",
+                         "use fewer channels")
+    profile = _profile(kernel, channels, t, d)
     kept = profile.energy_at(rank)
     text = (f"rank {rank} of {profile.full_rank} ({rank / profile.full_rank:.0%}) keeps "
             f"{kept:.2%} of the energy; relative error ‖W − W_M‖ / ‖W‖ = "

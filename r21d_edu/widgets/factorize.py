@@ -52,6 +52,7 @@ def explore_plan(profile: NetworkProfile, energy: float,
         Not a tensor function.
     """
     report = profile.plan(energy=energy)
+    points = _checked_points(points)
     studied = sorted({p["energy"] for p in points if p["variant"] == "linear"})
     if not studied:
         return Plan(report, None, report.summary())
@@ -65,6 +66,24 @@ def explore_plan(profile: NetworkProfile, energy: float,
             + (f"; single-clip CPU latency {point['latency_ms']:.1f} ms"
                if point.get("latency_ms") else "") + ".")
     return Plan(report, nearest, text)
+
+
+def _checked_points(points: object) -> list[Mapping[str, Any]]:
+    """The study's points, each with the fields the explorer reads, or a clear refusal."""
+    if isinstance(points, (str, bytes, Mapping)) or not isinstance(points, Sequence):
+        raise TypeError(f"points must be the study's list of points (results.json's "
+                        f"'points'), got {type(points).__name__}")
+    for i, point in enumerate(points):
+        if not isinstance(point, Mapping):
+            raise TypeError(f"points[{i}] must be a dict, got {type(point).__name__}")
+        missing = [k for k in ("variant", "energy") if k not in point]
+        if point.get("variant") == "linear":
+            missing += [k for k in ("accuracy_before",) if k not in point]
+        if missing:
+            raise ValueError(f"points[{i}] lacks {', '.join(missing)}: the explorer reads "
+                             "variant, energy and accuracy_before of each point "
+                             "(results.json's 'points' have them)")
+    return list(points)
 
 
 class FactorizationExplorer(Explorer):
@@ -91,7 +110,7 @@ class FactorizationExplorer(Explorer):
         if not isinstance(profile, NetworkProfile):
             raise TypeError(f"FactorizationExplorer needs a NetworkProfile, got "
                             f"{type(profile).__name__}; make one with network_profile(model)")
-        self.profile, self.points = profile, list(points)
+        self.profile, self.points = profile, _checked_points(points)
         # Energies below 0.3 leave the direction task's network at chance; the range
         # keeps the slider where the table has something to say.
         self.slider = w.FloatSlider(value=energy, min=0.3, max=1.0, step=0.01,

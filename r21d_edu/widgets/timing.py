@@ -16,6 +16,7 @@ import ipywidgets as w
 import torch
 from torch import nn
 
+from .._checks import check_int, check_seed
 from ..fast import make_fast
 from ..layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
 from ..timing import Comparison, Variant, compare
@@ -72,7 +73,8 @@ class TimingExplorer(Explorer):
             "mode": w.ToggleButtons(options=["inference", "training"], value="inference",
                                     description="mode"),
         }
-        self.repeats, self.seed = repeats, seed
+        self.repeats = check_int(repeats, "repeats", minimum=1)
+        self.seed = check_seed(seed)
         self.guess = w.ToggleButtons(
             options=[(METHOD_LABELS[m], m) for m in ("3d", "naive", "2plus1d", "fast")],
             value="3d", description="fastest?", style={"button_width": "150px"})
@@ -103,6 +105,16 @@ class TimingExplorer(Explorer):
             return
         fastest = min(self.comparison.results, key=lambda r: r.median_ms)
         guessed = METHOD_LABELS[self.guess.value]
+        timed = {r.method for r in self.comparison.results}
+        if self.guess.value not in timed:
+            # Training: the fast path's BatchNorm is folded, so it is never timed there.
+            self.verdict.value = (
+                f"You predicted <b>{guessed}</b>, but it was not timed in "
+                f"{self.comparison.results[0].mode}: the fast path is inference-only (its "
+                "BatchNorm is folded into fixed weights, which training cannot update). Pick "
+                f"one of the three timed variants; the fastest this time was "
+                f"<b>{METHOD_LABELS[fastest.method]}</b>.")
+            return
         if fastest.method == self.guess.value:
             outcome = f"You predicted <b>{guessed}</b>, and it was the fastest this time."
         else:
