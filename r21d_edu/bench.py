@@ -51,6 +51,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from ._checks import SEED_RANGE, rng_kept
 from .fast import make_fast
 from .layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
 from .methods import METHOD_LABELS
@@ -115,17 +116,19 @@ def build_variants(
     config: LayerConfig, device: torch.device, dtype: torch.dtype, seed: int, compile: bool
 ) -> dict[str, torch.nn.Module]:
     """The four variants of one config, with shared (2+1)D weights, in eval mode."""
-    torch.manual_seed(seed + config.layer)
     c = config.channels
-    plain = SpatioTemporalConv(c, c, 3, padding=1, bias=False)
-    with torch.no_grad():  # BN statistics as a trained network has them, so folding is tested
-        plain.bn.running_mean.normal_(0.0, 0.1)
-        plain.bn.running_var.uniform_(0.5, 1.5)
-        plain.bn.weight.uniform_(0.5, 1.5)
-        plain.bn.bias.normal_(0.0, 0.1)
+    with rng_kept():  # seeded for the run, and the caller's random stream left as it was
+        torch.manual_seed(seed + config.layer)
+        plain = SpatioTemporalConv(c, c, 3, padding=1, bias=False)
+        with torch.no_grad():  # BN statistics as a trained network has them, so folding is tested
+            plain.bn.running_mean.normal_(0.0, 0.1)
+            plain.bn.running_var.uniform_(0.5, 1.5)
+            plain.bn.weight.uniform_(0.5, 1.5)
+            plain.bn.bias.normal_(0.0, 0.1)
+        three = FullConv3d(c, c, 3, padding=1, bias=False)
     plain = plain.eval().to(device)
     variants = {
-        "3d": FullConv3d(c, c, 3, padding=1, bias=False).to(device),
+        "3d": three.to(device),
         "naive": NaiveConv2Plus1d.from_factorized(plain),
         "2plus1d": plain,
         # Folded in float64 from the float32 layer, then cast once; built on the device so
@@ -182,6 +185,32 @@ def _positive(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    # float() reads "nan" and "inf": a peak or a bandwidth must be a finite number > 0.
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"must be an integer from -2**63 to 2**64 - 1 (what "
+                                         f"torch's generators take), got {value}")
+    return value
+
+
+def _folder_name(text: str) -> str:
+    if not text or text in (".", "..") or "/" in text or "\\" in text:
+        raise argparse.ArgumentTypeError(f"must be one folder name (no '/', not '.' or '..'), "
+                                         f"got {text!r}; --out chooses where it goes")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m r21d_edu.bench",
@@ -208,13 +237,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=_positive, help="CPU threads (default: all)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the fast path (slow to start; off by default)")
-    parser.add_argument("--peak-tflops", type=float,
+    parser.add_argument("--peak-tflops", type=_positive_float,
                         help="device peak, for devices the harness does not know (CPUs)")
-    parser.add_argument("--bandwidth-tbs", type=float, help="memory bandwidth in TB/s, likewise")
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights and inputs")
+    parser.add_argument("--bandwidth-tbs", type=_positive_float,
+                        help="memory bandwidth in TB/s, likewise")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of weights and inputs")
     parser.add_argument("--out", type=Path, default=Path("benchmarks"),
                         help="results go to OUT/<device-slug>/ (default benchmarks)")
-    parser.add_argument("--slug", help="name of the results folder (default from the device)")
+    parser.add_argument("--slug", type=_folder_name,
+                        help="name of the results folder (default from the device)")
     return parser
 
 
@@ -227,6 +258,8 @@ def _options(argv: Sequence[str] | None) -> argparse.Namespace:
         device = check_device(options.device)
     except (RuntimeError, ValueError) as error:
         parser.error(str(error))  # a usage message and exit status 2, not a traceback
+    if options.out.exists() and not options.out.is_dir():
+        parser.error(f"--out {options.out} is a file; results go to a folder OUT/<device-slug>/")
     defaults = GPU_DEFAULTS if device.type == "cuda" else CPU_DEFAULTS
     for key, value in defaults.items():
         if getattr(options, key) is None:
@@ -472,7 +505,8 @@ def render_readme(record: dict[str, Any], figures: Sequence[str]) -> str:
         record["command"],
         "```",
         "",
-        f"- torch {env['torch']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}, "
+        f"- torch {env['torch']}, CUDA {env['cuda'] or 'none (a CPU-only build)'}, "
+        f"cuDNN {env['cudnn'] or 'not available'}, "
         f"Python {env['python']}, {env['platform']}",
         f"- device: {env['device_name']}; CPU: {env['cpu_model']} "
         f"({env['cpu_capability']}), {protocol['threads']} threads",
@@ -518,7 +552,13 @@ def main(argv: Sequence[str] | None = None) -> Path:
     env = record["environment"]
     folder = options.out / (options.slug or device_slug(env["device_name"],
                                                          torch.device(env["device"]).type))
-    for path in write_results(record, folder):
+    try:
+        written = write_results(record, folder)
+    except OSError as error:  # a full disk, a read-only folder: one line, not a traceback
+        print(f"python -m r21d_edu.bench: error: cannot write the results to {folder}: "
+              f"{error.strerror or error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    for path in written:
         print(f"wrote {path}")
     return folder
 
