@@ -203,7 +203,7 @@ def _check_weights_format(path: Path) -> None:
 
 
 def _check_crcs(path: Path) -> None:
-    """Refuse an archive whose entries do not match their stored CRC-32 (torch.load does not look)."""
+    """Refuse an archive whose entries do not match their stored CRC-32 (torch.load skips them)."""
     try:
         with zipfile.ZipFile(path) as archive:
             damaged = archive.testzip()

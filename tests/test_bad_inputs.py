@@ -262,13 +262,11 @@ import atexit  # noqa: E402
 import contextlib  # noqa: E402
 import functools  # noqa: E402
 import io  # noqa: E402
-import os  # noqa: E402
 import pickle  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import struct  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import zipfile  # noqa: E402
 from collections.abc import Callable  # noqa: E402
