@@ -1876,3 +1876,87 @@ if __name__ == "__main__":
     for verdict in ("bad", "weak", *(("clear",) if arguments.all else ())):
         for name, why in found[verdict]:
             print(f"{verdict:5}  {name}: {why.splitlines()[0][:300] if why else ''}")
+
+
+# --------------------------------------------------------------------------
+# The named instances of issue 16, and what the integrity checks rest on
+# --------------------------------------------------------------------------
+
+
+def test_string_flags_no_longer_count_a_bias_and_a_batchnorm() -> None:
+    from r21d_edu import count_parameters
+
+    # 644 parameters (a bias and a BN counted) instead of 612 before.
+    assert count_parameters(ConvSpec("2plus1d", 3, 8, 3, bias=False,
+                                     middle_bn_relu=False)).total == 612
+    with pytest.raises(TypeError, match="bias must be True or False, got 'no'"):
+        ConvSpec("2plus1d", 3, 8, 3, bias="no", middle_bn_relu="False")
+
+
+def test_torch_load_itself_does_not_check_the_zip_crcs() -> None:
+    # What read_state_dict's own CRC check is for: if a future torch verifies them, this
+    # test says so, and the documentation (weights.py) must change with it.
+    changed = torch.load(weights("flipped"), weights_only=True)
+    original = torch.load(weights("good"), weights_only=True)
+    assert not torch.equal(changed["weight"], original["weight"])
+    assert zipfile.ZipFile(weights("flipped")).testzip() is not None
+    with pytest.raises(ValueError, match=r"is damaged: the CRC-32 stored for its entry "
+                                         r"'.*data/0' does not match"):
+        read_state_dict(weights("flipped"))
+
+
+def test_matroska_crcs_are_checked_and_ffmpeg_alone_does_not() -> None:
+    import av
+
+    from r21d_edu import read_video
+
+    with av.open(str(video("mkv-flipped"))) as container:  # FFmpeg decodes it without a word
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 30
+    with pytest.raises(r21d_edu.VideoReadError, match=r"mkv-flipped.mkv is damaged: the CRC-32 "
+                                                      r"of its Matroska element 0x1F43B675"):
+        read_video(video("mkv-flipped"))
+    assert len(read_video(video("mkv"))) == 30  # an intact file still reads
+
+
+def test_a_damaged_mp4_is_called_damaged_not_foreign() -> None:
+    from r21d_edu import read_video
+
+    with pytest.raises(r21d_edu.VideoReadError, match=r"mp4-half.mp4 is damaged or truncated: "
+                                                      r"it starts like a MP4/MOV file"):
+        read_video(video("mp4-half"))
+    with pytest.raises(r21d_edu.VideoReadError, match="text.mp4 is not a video file"):
+        read_video(video("text"))
+
+
+def test_the_timing_explorer_does_not_judge_a_guess_it_never_timed() -> None:
+    from r21d_edu.widgets import TimingExplorer
+
+    explorer = TimingExplorer(repeats=1)
+    explorer.controls["mode"].value = "training"
+    assert {r.method for r in explorer.comparison.results} == {"3d", "naive", "2plus1d"}
+    explorer.guess.value = "fast"
+    assert "was not timed in training: the fast path is inference-only" in explorer.verdict.value
+    explorer.guess.value = "naive"
+    assert explorer.verdict.value.startswith("You predicted")
+    assert "not timed" not in explorer.verdict.value
+
+
+def test_the_environment_says_what_a_missing_cuda_means() -> None:
+    from r21d_edu.timing import environment
+
+    env = environment("cpu")
+    shown = str(env) + env._repr_html_()
+    assert "None" not in shown
+    if torch.version.cuda is None:
+        assert "cuda: none (a CPU-only build of PyTorch)" in str(env)
+        assert env.as_dict()["cuda"] is None  # JSON keeps the plain value
+
+
+def test_make_fast_keeps_the_mode_of_an_eval_naive_layer() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a training-mode fast layer warns on every call
+        fast = make_fast(naive())
+        assert not fast.training
+        torch.testing.assert_close(fast(clip()), naive()(clip()), rtol=1e-4, atol=1e-5)
+    assert make_fast(made(lambda: NaiveConv2Plus1d(3, 4, 3, padding=1))()).training
