@@ -70,8 +70,8 @@ def span(values: Iterable[float], spec: str = "{:g}", dash: str = "–") -> str:
     low, high = spec.format(numbers[0]), spec.format(numbers[-1])
     if low == high:
         return low
-    # A unit after the number ("1.7×–2.8×") reads better once, at the end: "1.7–2.8×".
-    unit = spec.rsplit("}", 1)[-1]
-    if unit and low.endswith(unit):
+    # A unit after the number ("1.7×–2.8×", "28%–30%") reads better once, at the end.
+    unit = re.search(r"[^\d]*$", low).group()
+    if unit and high.endswith(unit):
         low = low[: len(low) - len(unit)]
     return f"{low}{dash}{high}"
