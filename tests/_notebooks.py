@@ -110,24 +110,24 @@ def noise_in_cell(cell: nbformat.NotebookNode, patterns: list[tuple[str, str]],
     found = []
     bound = max(tolerances(cell.source), default=None)
 
-    def add(value: str, reason: str) -> None:
+    def add(key: str, value: str, reason: str) -> None:
         if not any(n.key == key and n.value == value for n in found):
             found.append(Noise(notebook, index, key, value, reason))
 
     for key, text in compared_texts(cell, patterns):
         for match in NOISE.finditer(text):
-            add(match.group(), "is rounding noise: print the bound the cell asserts"
+            add(key, match.group(), "is rounding noise: print the bound the cell asserts"
                 if "e-" in match.group() else "has digits far below any rounding error: round it")
         for match in DECIMAL.finditer(text):
             whole, decimals = match.groups()
             if len((whole + decimals).lstrip("0")) >= 10:
-                add(match.group(), "has 10+ significant digits, more than a float holds: round it")
+                add(key, match.group(), "has 10+ significant digits, more than a float holds: round it")
             elif bound is not None and 10 ** -len(decimals) < bound / 10:
-                add(match.group(), f"has digits below the cell's own tolerance {bound:g}: "
+                add(key, match.group(), f"has digits below the cell's own tolerance {bound:g}: "
                                    "round to it")
         for match in SCIENTIFIC.finditer(text):
             if bound is not None and float(match.group()) < bound:
-                add(match.group(), f"is below the cell's own tolerance {bound:g}: print that bound")
+                add(key, match.group(), f"is below the cell's own tolerance {bound:g}: print that bound")
     return found
 
 
