@@ -18,7 +18,8 @@ markdown cell and fails on any it cannot account for. The kinds, in the order tr
 ``count``
     a small whole number with no unit (8 frames, 3 seeds, stage 2): the setup, not a
     result. Not "N of M", which counts a result, and not the end of a range with a
-    unit ("1.7–2.8×", a min and a max): those need a claim.
+    unit ("1.7–2.8×", a min and a max): those need a claim. Not the right side of an
+    "=" either ("M = 42"): arithmetic must be printed, asserted or claimed.
 ``output``
     printed by a strictly compared output (nbval checks it on every run): in the same
     section or the one before, rounded as the prose rounds it; anywhere in the
@@ -91,6 +92,7 @@ SCALES = {"M": 1e6, "G": 1e9, "k": 1e3}
 RANGE_END = re.compile(r"\s*[–-]\s*[−-]?\d[\d.,]*")
 RANGE = re.compile(r"\d\s*[–-]\s*$")
 N_OF_M = re.compile(r"\s*(?:out )?of (?:the |its |all )?\d+(?![\w-])")
+EQUALS = re.compile(r"=\s*$")
 APPROXIMATE = re.compile(r"(?:about|around|nearly|almost|roughly|some|~|≈)\s*$")
 
 
@@ -348,9 +350,11 @@ def _kind(text: NotebookText, index: int, number: Number, start: int, end: int, 
     counted = number.is_count and bool(N_OF_M.match(masked[end:end + 16]))
     ranged = bool(number.unit) and bool(RANGE.search(masked[max(0, start - 8):start])
                                          or RANGE_END.match(masked[end:]))
-    if number.is_count and not counted:
+    computed = abs(number.value) > 1 and bool(  # "M = 42" is arithmetic; "M = 0" a condition
+        EQUALS.search(masked[max(0, start - 4):start]))
+    if number.is_count and not counted and not computed:
         return "count", ""
-    if counted or ranged:
+    if (counted or ranged) and not computed:
         return "unbound", ("a count of results (N of M) or the end of a range is computed: "
                            "bind it with a Claim, or render the sentence")
     section = text.section_at(index, start)

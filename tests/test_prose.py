@@ -274,6 +274,7 @@ LISTED = [
            "assumptions: a few hundred GFLOP/s over tens of GB/s"),
     Listed(T03, r"moves 1 GiB", "the exercise's target, an input"),
     Listed(T03, r"\(2 × multiply-accumulates\)", "the definition FLOPs = 2 × MACs"),
+    Listed(T03, r"`SpatioTemporalConv` with M = 83", "the exercise's input (the stem's M)"),
     Listed(T04, r"The paper's own figures are 33\.4 M parameters for R3D-18 and 33\.3 M", PAPER),
     Listed(T07, r"\(33\.4 M parameters\) and R\(2\+1\)D-18 \(33\.3 M\)", PAPER),
     Listed(T07, r"score 63\.2 % \(r3d_18\) and 67\.5 % \(r2plus1d_18\)",
@@ -350,6 +351,12 @@ def test_counts_of_results_and_ends_of_ranges_need_a_claim(tmp_path: Path) -> No
                    printed="4 8 1.7 2.8\n")
     assert kinds(classify(text)) == {"4": "unbound", "8": "count", "1.7": "unbound",
                                      "2.8": "unbound"}
+
+
+def test_the_result_of_arithmetic_must_be_printed(tmp_path: Path) -> None:
+    text = planted(tmp_path, "Its formula gives M = 42 and M = 83; with M = 0 it is flagged.",
+                   printed="M = 83\n")
+    assert kinds(classify(text)) == {"42": "unbound", "83": "output", "0": "count"}
 
 
 def test_a_claim_checks_its_sentence_against_a_committed_file(tmp_path: Path) -> None:
