@@ -132,11 +132,10 @@ def _checked_path(path: object, what: str = "weights file") -> Path:
                         f"{path!r} ({type(path).__name__})")
     path = Path(path)
     if not path.is_file():
-        found = "a folder" if path.is_dir() else "nothing"
+        found = " (found a folder there)" if path.is_dir() else ""
         raise FileNotFoundError(
-            f"no {what} at {path} (found {found} there); this package never downloads, so "
-            "fetch the file first (see r21d_edu.weights.TORCHVISION_WEIGHTS for "
-            "torchvision's addresses)"
+            f"no {what} at {path}{found}; this package never downloads, so fetch the file "
+            "first (see r21d_edu.weights.TORCHVISION_WEIGHTS for torchvision's addresses)"
         )
     return path
 
@@ -226,11 +225,14 @@ def sha256_matches_name(path: PathLike) -> bool:
     torchvision names its files after the start of their SHA-256 digest, so a
     truncated or corrupted download is caught before loading.
     """
-    path = _checked_path(path)
+    if not isinstance(path, (str, os.PathLike)):
+        path = _checked_path(path)  # refuses it, naming what came
+    path = Path(path)
     prefix = path.stem.rsplit("-", 1)[-1]
     if "-" not in path.stem or len(prefix) < 8:
         raise ValueError(f"{path.name} is not named like torchvision's files "
                          "(name-<hash prefix>.pth)")
+    path = _checked_path(path)
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
