@@ -246,7 +246,31 @@ def _parser() -> argparse.ArgumentParser:
                         help="results go to OUT/<device-slug>/ (default benchmarks)")
     parser.add_argument("--slug", type=_folder_name,
                         help="name of the results folder (default from the device)")
+    parser.add_argument("--figures", nargs="+", default=["all"], metavar="WHICH",
+                        help="figures to draw, one PNG per (frames, batch, dtype, mode): all "
+                        "(default), none, or names such as f16_b8_bfloat16_inference")
     return parser
+
+
+_FIGURE_NAME = re.compile(r"f(\d+)_b(\d+)_([a-z0-9]+)_(inference|training)")
+
+
+def _check_figures(parser: argparse.ArgumentParser, options: argparse.Namespace) -> None:
+    """``--figures`` is all, none, or names of figures this sweep draws."""
+    chosen = options.figures
+    if {"all", "none"} & set(chosen):
+        if len(chosen) > 1:
+            parser.error(f"--figures takes 'all' or 'none' alone, got {' '.join(chosen)}")
+        return
+    drawn = {f"f{f}_b{b}_{d}_{m}" for f in options.frames for b in options.batch
+             for d in options.dtype for m in options.mode}
+    for name in chosen:
+        if not _FIGURE_NAME.fullmatch(name):
+            parser.error(f"--figures: {name!r} is not all, none or a figure name such as "
+                         "f16_b8_bfloat16_inference (frames, batch, dtype, mode)")
+        if name not in drawn:
+            parser.error(f"--figures: this sweep draws no {name!r}; it draws "
+                         f"{', '.join(sorted(drawn))}")
 
 
 def _options(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -264,6 +288,7 @@ def _options(argv: Sequence[str] | None) -> argparse.Namespace:
     for key, value in defaults.items():
         if getattr(options, key) is None:
             setattr(options, key, value)
+    _check_figures(parser, options)
     return options
 
 
@@ -349,7 +374,8 @@ def run(options: argparse.Namespace, log: Any = print) -> dict[str, Any]:
                      "threads": options.threads or env.threads, "seed": options.seed,
                      "frames": options.frames, "layers": options.layers,
                      "batch": options.batch, "dtype": options.dtype, "mode": options.mode,
-                     "methods": options.methods, "compile": options.compile},
+                     "methods": options.methods, "compile": options.compile,
+                     "figures": options.figures},
         "checks": checks,
         "rows": rows,
         "skipped": skipped,
@@ -380,8 +406,13 @@ CSV_COLUMNS = ["layer", "frames", "channels", "batch", "input_shape", "dtype", "
                "calls_per_sample", "device", "notes"]
 
 
-def write_results(record: dict[str, Any], folder: Path) -> list[Path]:
-    """Write results.csv, results.json, one PNG per (frames, batch, dtype, mode), README.md."""
+def write_results(record: dict[str, Any], folder: Path,
+                  figures: Sequence[str] = ("all",)) -> list[Path]:
+    """Write results.csv, results.json, README.md and the PNGs `figures` names.
+
+    `figures`: ``("all",)`` (one per (frames, batch, dtype, mode)), ``("none",)``, or
+    names such as ``"f16_b8_bfloat16_inference"``.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "results.csv", folder / "results.json"]
     with open(written[0], "w", newline="", encoding="utf-8") as handle:
@@ -389,7 +420,8 @@ def write_results(record: dict[str, Any], folder: Path) -> list[Path]:
         writer.writeheader()
         writer.writerows(record["rows"])
     written[1].write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    written += _write_figures(record["rows"], folder)
+    if "none" not in figures:
+        written += _write_figures(record["rows"], folder, None if "all" in figures else figures)
     readme = folder / "README.md"
     readme.write_text(render_readme(record, [p.name for p in written if p.suffix == ".png"]),
                       encoding="utf-8")
@@ -405,13 +437,16 @@ class _Bar:
         self.median_ms, self.q25_ms, self.q75_ms = row["median_ms"], row["q25_ms"], row["q75_ms"]
 
 
-def _write_figures(rows: list[dict[str, Any]], folder: Path) -> list[Path]:
+def _write_figures(rows: list[dict[str, Any]], folder: Path,
+                   names: Sequence[str] | None = None) -> list[Path]:
     from .viz._common import figure_to_png  # a command-line tool may save figures
     from .viz.timing import plot_timings
 
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault((row["frames"], row["batch"], row["dtype"], row["mode"]), []).append(row)
+        key = (row["frames"], row["batch"], row["dtype"], row["mode"])
+        if names is None or "f{}_b{}_{}_{}".format(*key) in names:
+            groups.setdefault(key, []).append(row)
     paths = []
     for (frames, batch, dtype, mode), group in groups.items():
         what = "forward pass" if mode == "inference" else "forward + backward pass"
@@ -553,7 +588,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     folder = options.out / (options.slug or device_slug(env["device_name"],
                                                          torch.device(env["device"]).type))
     try:
-        written = write_results(record, folder)
+        written = write_results(record, folder, options.figures)
     except OSError as error:  # a full disk, a read-only folder: one line, not a traceback
         print(f"python -m r21d_edu.bench: error: cannot write the results to {folder}: "
               f"{error.strerror or error}", file=sys.stderr)
