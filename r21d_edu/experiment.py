@@ -3,46 +3,66 @@
 One entry point for the whole comparison of "does factorization train
 better?": for every (model, seed) it builds a `r21d_edu.family` model, trains
 it with `r21d_edu.training.train` on the `r21d_edu.tasks` splits, scores the
-test split once, and appends a row to the results. Run ``--help`` for every
+test split once, and adds a row to the results. Run ``--help`` for every
 flag. Examples::
 
     python -m r21d_edu.experiment --smoke --out /tmp/smoke         # < 1 min on 2 cores
-    python -m r21d_edu.experiment --out experiments/family          # the committed protocol
+    python -m r21d_edu.experiment --out experiments/family          # the exploratory study
+    python -m r21d_edu.experiment --plan confirmatory --workers 2 \\
+        --save-weights --out experiments/confirmatory               # the planned one
     python -m r21d_edu.experiment --out experiments/family --resume # after an interrupt
     torchrun --standalone --nproc_per_node=2 -m r21d_edu.experiment --smoke --out /tmp/ddp
 
-Files written under ``--out`` (by rank 0 alone, each replaced atomically, after
-every finished run, so an interrupt loses at most the epoch in progress):
+Runs of different (model, seed) share nothing, so ``--workers N`` trains N of
+them at once in N processes of one thread each (`r21d_edu.workers`). Each run
+computes bitwise what it computes in a one-thread process of its own — its
+initialization, batch order and, for the shuffled control, its frame orders
+all come from its seed, never from what ran before it — so the results do
+not depend on the number of workers or the order runs finish in.
 
-- ``results.csv`` — one row per (model, seed): parameters, final training
-  error, val and test accuracy, time and clips/s;
+Files written under ``--out`` (by one process alone, each replaced atomically
+after every finished run, so an interrupt loses at most the epoch in progress;
+``--resume`` first rewrites the derived files from results.json):
+
+- ``results.csv`` — one row per (model, seed), in the family's order then by
+  seed: parameters, MACs, final training error, val and test accuracy, time
+  and clips/s;
 - ``history.csv`` — one row per epoch of every run (the training curves);
 - ``results.json`` — the protocol, the machine, every run, and the summary:
-  mean ± std per model and the paired differences with 95 % intervals;
-- ``summary.md`` — the same summary as a table, for a README;
+  mean ± std per model and the planned paired differences with 95 % intervals;
+- ``summary.md`` — the same summary as tables, for a README;
 - ``figure.png`` — training and validation error against epochs, mean and
   spread over seeds (``--no-figure`` skips it);
 - ``checkpoints/`` — one file per run, rewritten after each epoch (what
-  ``--resume`` continues from).
+  ``--resume`` continues from);
+- ``weights/`` (with ``--save-weights``) — each finished run's weights in
+  float16 and ``manifest.json`` with their SHA-256 and test accuracy, read back
+  by `r21d_edu.trained.load_trained`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+from .analysis import summarize, summary_markdown
+from .counting import summarize_network
 from .family import FAMILY, family_model
+from .plans import PLANS, StudyPlan
 from .results_folder import (
+    HelpFormatter,
     ResultsFolderError,
     csv_text,
     environment_record,
+    finite_float,
     load_previous,
     positive_int,
     prepare_out,
@@ -50,20 +70,15 @@ from .results_folder import (
     seed_int,
     write_atomically,
 )
-from .stats import paired_difference, spread
-from .tasks import VIEWS, DirectionTask, make_splits
+from .tasks import VIEWS, DirectionTask, MotionDirections, make_splits
 from .training import BN_MODES, CheckpointError, Distributed, TrainConfig, evaluate, train
+from .weights import load_checked
+from .workers import WorkerError, run_jobs
 
-__all__ = ["ExperimentError", "main", "parse_args", "run_experiment", "summarize"]
+__all__ = ["ExperimentError", "RunJob", "main", "parse_args", "run_experiment", "run_job",
+           "summarize", "summary_markdown"]
 
-#: The comparisons the summary reports: (a, b) means "a - b".
-DIFFERENCES: tuple[tuple[str, str], ...] = (
-    ("r2plus1d", "r3d"),
-    ("r2plus1d-linear", "r2plus1d"),
-    ("r2plus1d-rank4", "r2plus1d"),
-)
-
-RESULT_COLUMNS = ("model", "seed", "params", "epochs", "train_error", "train_loss",
+RESULT_COLUMNS = ("model", "seed", "params", "macs", "epochs", "train_error", "train_loss",
                   "val_accuracy", "test_accuracy", "train_seconds", "clips_per_second")
 HISTORY_COLUMNS = ("model", "seed", "epoch", "train_loss", "train_error", "val_loss",
                    "val_accuracy", "lr", "seconds")
@@ -71,7 +86,11 @@ HISTORY_COLUMNS = ("model", "seed", "epoch", "train_loss", "train_error", "val_l
 # The smallest configuration that still runs every step end to end.
 SMOKE = {"models": ["r3d", "r2plus1d"], "seeds": [0, 1], "epochs": 1,
          "train": 128, "val": 64, "test": 64}
+SMOKE_NOTE = ("(a smoke run: 1 epoch on 128 clips checks that every step works; accuracy near "
+              "chance, 12.5 %, is what it should show — the models have not trained yet)")
 
+# The seeds of the views' streams for evaluation: fixed per split, the same for every run.
+_EVAL_VIEW_SEED = {"val": 1, "test": 2}
 
 #: Kept under its first name: a setting or an output folder the experiment cannot work with.
 ExperimentError = ResultsFolderError
@@ -95,21 +114,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the paper's family of video ResNets side by side on the synthetic "
                     "direction task and write results.csv/json, history.csv, summary.md and "
                     "a figure. Runs unchanged under torchrun (DistributedDataParallel).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--out", type=Path, required=True,
-                        help="folder for results, figure and checkpoints")
-    parser.add_argument("--models", nargs="+", type=_model, default=["all"],
-                        help=f"members of the family to train: {', '.join(FAMILY)}, or all")
-    parser.add_argument("--seeds", nargs="+", type=seed_int, default=[0, 1, 2],
-                        help="run seeds (initialization and batch order); 3 or more for "
-                             "an interval")
+                        help="folder for results, figure and checkpoints (required)")
+    parser.add_argument("--plan", choices=sorted(PLANS), default=None,
+                        help="train a fixed study plan (its models, seeds and planned "
+                             "comparisons; see r21d_edu.plans) instead of --models x --seeds")
+    parser.add_argument("--models", nargs="+", type=_model, default=None,
+                        help=f"members of the family to train: {', '.join(FAMILY)}, or all "
+                             "(default: all)")
+    parser.add_argument("--seeds", nargs="+", type=seed_int, default=None,
+                        help="run seeds (initialization, batch order, shuffles); 3 or more "
+                             "for an interval (default: 0 1 2)")
     parser.add_argument("--epochs", type=positive_int, default=config.epochs,
                         help="passes over the training split")
     parser.add_argument("--batch-size", type=positive_int, default=config.batch_size,
                         help="global batch, split over torchrun's processes")
-    parser.add_argument("--lr", type=float, default=config.lr, help="peak AdamW learning rate")
-    parser.add_argument("--weight-decay", type=float, default=config.weight_decay,
+    parser.add_argument("--lr", type=finite_float, default=config.lr,
+                        help="peak AdamW learning rate")
+    parser.add_argument("--weight-decay", type=finite_float, default=config.weight_decay,
                         help="AdamW weight decay")
     parser.add_argument("--train", type=positive_int, default=task.train, help="training clips")
     parser.add_argument("--val", type=positive_int, default=task.val, help="validation clips")
@@ -125,7 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="BatchNorm statistics under torchrun: per process ('batch'), "
                              "shared ('sync', CUDA only) or fixed ('frozen')")
     parser.add_argument("--threads", type=positive_int, default=None,
-                        help="CPU threads per process (default: PyTorch's choice)")
+                        help="CPU threads per process (default: PyTorch's choice; 1 with "
+                             "--workers above 1)")
+    parser.add_argument("--workers", type=positive_int, default=1,
+                        help="runs trained at once, each in its own process (CPU only, not "
+                             "under torchrun); the results are the same for any number")
+    parser.add_argument("--save-weights", action="store_true",
+                        help="keep each finished run's weights (float16) in --out/weights, "
+                             "with their SHA-256 and test accuracy in manifest.json")
     parser.add_argument("--smoke", action="store_true",
                         help=f"the smallest configuration: {SMOKE['models']}, seeds "
                              f"{SMOKE['seeds']}, {SMOKE['epochs']} epoch, {SMOKE['train']} "
@@ -133,19 +164,135 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true",
                         help="continue the results already in --out: skip finished runs, "
                              "continue an interrupted one from its checkpoint")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--no-figure", action="store_true", help="do not draw figure.png")
     return parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.plan is not None and (args.models is not None or args.seeds is not None
+                                  or args.smoke):
+        parser.error(f"--plan {args.plan} fixes the models and seeds; drop --models, --seeds "
+                     "and --smoke (or drop --plan)")
     if args.smoke:
         for key, value in SMOKE.items():
             setattr(args, key, value)
-    args.models = list(FAMILY) if "all" in args.models else list(dict.fromkeys(args.models))
-    args.seeds = list(dict.fromkeys(args.seeds))
+    if args.plan is None:
+        models = args.models or ["all"]
+        args.models = list(FAMILY) if "all" in models else list(dict.fromkeys(models))
+        args.seeds = list(dict.fromkeys(args.seeds if args.seeds is not None else [0, 1, 2]))
+    if args.workers > 1 and args.device != "cpu":
+        parser.error("--workers trains several runs at once on the CPU's cores; on a GPU use "
+                     "one process (or torchrun)")
     return args
+
+
+def _plan(args: argparse.Namespace) -> StudyPlan | None:
+    return PLANS[args.plan] if args.plan is not None else None
+
+
+# --------------------------------------------------------------------------
+# One run, in this process or a worker's
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """Everything one (model, seed) run needs, as plain values a worker process can receive."""
+
+    model: str
+    seed: int
+    task: dict
+    config: dict
+    view: str
+    checkpoint: str
+    resume: bool
+    weights: str | None = None
+
+
+def _views(splits: dict[str, MotionDirections], view: str,
+           seed: int) -> dict[str, MotionDirections]:
+    """The splits as one run sees them: its own training shuffles, the shared evaluation ones."""
+    if view == "clip":
+        return splits
+    return {"train": splits["train"].with_view(view, seed=seed, fresh_each_visit=True),
+            **{name: splits[name].with_view(view, seed=_EVAL_VIEW_SEED[name],
+                                            fresh_each_visit=False)
+               for name in ("val", "test")}}
+
+
+_SPLITS_CACHE: dict[str, dict[str, MotionDirections]] = {}
+
+
+def _splits_for(task: dict) -> dict[str, MotionDirections]:
+    # A worker generates the clips once and keeps them for every run it is handed.
+    key = json.dumps(task, sort_keys=True)
+    if key not in _SPLITS_CACHE:
+        _SPLITS_CACHE.clear()
+        _SPLITS_CACHE[key] = make_splits(DirectionTask.from_dict(task))
+    return _SPLITS_CACHE[key]
+
+
+def _macs(model: torch.nn.Module, clip_shape: tuple[int, ...]) -> int:
+    # Multiply-accumulates of one clip through the network (convs and fc), on the meta device.
+    return int(summarize_network(model, (1, *clip_shape)).macs)
+
+
+def _save_weights(model: torch.nn.Module, path: Path) -> str:
+    """Write the model's state in float16 (half the bytes); return the file's SHA-256."""
+    state = {k: (v.half() if v.is_floating_point() else v)
+             for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(state, temporary)
+    digest = hashlib.sha256(temporary.read_bytes()).hexdigest()
+    os.replace(temporary, path)
+    return digest
+
+
+def run_job(job: RunJob, report=None, *, splits: dict[str, MotionDirections] | None = None,
+            world: Distributed | None = None, progress: bool = False,
+            description: str = "") -> dict:
+    """Train and score one (model, seed); return its results row, its history and its weights.
+
+    Runs the same way in this process and in a worker of `r21d_edu.workers`
+    (which calls it with ``report``, forwarding the clips trained).
+    """
+    task = DirectionTask.from_dict(job.task)
+    config = TrainConfig(**job.config)
+    splits = _views(splits if splits is not None else _splits_for(job.task), job.view, job.seed)
+    torch.manual_seed(job.seed)  # the initialization comes from the run's seed alone
+    model = family_model(job.model, num_classes=8, in_channels=splits["train"].clip_shape[0],
+                         frames=task.frames)
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    macs = _macs(model, splits["train"].clip_shape)
+    result = train(model, splits["train"], splits["val"], config, seed=job.seed, world=world,
+                   checkpoint=Path(job.checkpoint), resume=job.resume, progress=progress,
+                   description=description or f"{job.model} seed {job.seed}",
+                   on_progress=report)
+    test_accuracy, _ = evaluate(result.model, splits["test"], world=world)
+    last = result.history[-1]
+    row = {"model": job.model, "seed": job.seed, "params": params, "macs": macs,
+           "epochs": last.epoch, "train_error": last.train_error, "train_loss": last.train_loss,
+           "val_accuracy": last.val_accuracy, "test_accuracy": test_accuracy,
+           "train_seconds": round(result.train_seconds, 2),
+           "clips_per_second": round(result.clips_per_second, 1)}
+    history = [{"model": job.model, "seed": job.seed, **asdict(r)} for r in result.history]
+    weights = None
+    if job.weights is not None and (world is None or world.is_main):
+        path = Path(job.weights)
+        digest = _save_weights(result.model, path)
+        # The float16 copy is what others load: score it as they will see it.
+        reloaded = family_model(job.model, num_classes=8,
+                                in_channels=splits["train"].clip_shape[0], frames=task.frames)
+        reloaded.load_state_dict(load_checked(path))
+        half_accuracy, _ = evaluate(reloaded, splits["test"])
+        weights = {"model": job.model, "seed": job.seed, "file": path.name, "sha256": digest,
+                   "bytes": path.stat().st_size, "params": params,
+                   "test_accuracy": test_accuracy, "test_accuracy_float16": half_accuracy}
+    return {"row": row, "history": history, "weights": weights}
 
 
 # --------------------------------------------------------------------------
@@ -162,147 +309,31 @@ def _protocol(args: argparse.Namespace, task: DirectionTask, config: TrainConfig
         "view": args.view,
         "family": "r21d_edu.family defaults (widths 16-128, 1 block)",
     }
+    if args.plan is not None:
+        protocol["plan"] = args.plan
     return json.loads(json.dumps(protocol))
 
 
-# --------------------------------------------------------------------------
-# Summary
-# --------------------------------------------------------------------------
+def _order(row: dict) -> tuple[int, int, int]:
+    # The family's order, then the seed (then the epoch): the same whatever finished first.
+    return FAMILY.index(row["model"]), int(row["seed"]), int(row.get("epoch", 0))
 
 
-def summarize(runs: list[dict]) -> dict:
-    """Per model: mean ± std of each metric; per pair in `DIFFERENCES`: the paired difference.
-
-    Args:
-        runs: rows with ``model``, ``seed``, ``train_error``, ``val_accuracy``,
-            ``test_accuracy`` and ``params``.
-
-    Returns:
-        ``{"models": {name: {metric: {mean, std, n}, "params": int}},
-        "differences": [{a, b, metric, mean, low, high, n, exceeds_noise}]}``;
-        pairs with fewer than 2 shared seeds are left out.
-    """
-    metrics = ("train_error", "val_accuracy", "test_accuracy")
-    by_model: dict[str, dict[int, dict]] = {}
-    for run in runs:
-        by_model.setdefault(run["model"], {})[int(run["seed"])] = run
-    models = {}
-    for name in [m for m in FAMILY if m in by_model]:
-        seeds = by_model[name]
-        entry = {metric: asdict(spread([seeds[s][metric] for s in sorted(seeds)]))
-                 for metric in metrics}
-        entry["params"] = int(next(iter(seeds.values()))["params"])
-        models[name] = entry
-    differences = []
-    for a, b in DIFFERENCES:
-        shared = sorted(set(by_model.get(a, {})) & set(by_model.get(b, {})))
-        if len(shared) < 2:
-            continue
-        for metric in ("test_accuracy", "train_error"):
-            d = paired_difference([by_model[a][s][metric] for s in shared],
-                                  [by_model[b][s][metric] for s in shared])
-            differences.append({"a": a, "b": b, "metric": metric, **asdict(d),
-                                "exceeds_noise": d.exceeds_noise})
-    return {"models": models, "differences": differences}
-
-
-def summary_markdown(summary: dict) -> str:
-    """The summary as two Markdown tables (percentages)."""
-    lines = ["| model | parameters | final training error (%) | val accuracy (%) | "
-             "test accuracy (%) | seeds |", "|---|---:|---:|---:|---:|---:|"]
-    for name, entry in summary["models"].items():
-        cells = [f"{entry[m]['mean'] * 100:.1f} ± {entry[m]['std'] * 100:.1f}"
-                 for m in ("train_error", "val_accuracy", "test_accuracy")]
-        lines.append(f"| {name} | {entry['params']:,} | {' | '.join(cells)} | "
-                     f"{entry['test_accuracy']['n']} |")
-    if summary["differences"]:
-        lines += ["", "| difference (paired by seed) | metric | mean (points) | 95 % interval | "
-                  "exceeds seed noise? |", "|---|---|---:|---|---|"]
-        for d in summary["differences"]:
-            lines.append(f"| {d['a']} − {d['b']} | {d['metric']} | {d['mean'] * 100:+.1f} | "
-                         f"[{d['low'] * 100:+.1f}, {d['high'] * 100:+.1f}] | "
-                         f"{'yes' if d['exceeds_noise'] else 'no'} |")
-    return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------
-# The experiment
-# --------------------------------------------------------------------------
-
-
-def run_experiment(args: argparse.Namespace) -> dict:
-    """Train every (model, seed) of `args` that is not done yet; return results.json's content."""
-    task = DirectionTask(train=args.train, val=args.val, test=args.test, seed=args.data_seed)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         weight_decay=args.weight_decay, device=args.device, bn=args.bn)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    world = Distributed.from_environment(config.device)
-    out: Path = args.out
-    protocol = _protocol(args, task, config)
-    if world.is_main:
-        prepare_out(out)
-    previous = load_previous(out, protocol, args.resume)
-    world.barrier()  # every rank has read the old results before rank 0 rewrites them
-
-    started = time.perf_counter()
-    splits = make_splits(task)
-    if args.view != "clip":
-        splits = {name: split.with_view(args.view, seed=index)
-                  for index, (name, split) in enumerate(splits.items())}
-    runs = list(previous["runs"]) if previous else []
-    histories = list(previous["history"]) if previous else []
-    done = {(r["model"], int(r["seed"])) for r in runs}
-    results = {"protocol": protocol, "environment": environment_record(config.device, world.world_size),
-               "runs": runs, "history": histories,
-               "wall_seconds": previous.get("wall_seconds", 0.0) if previous else 0.0}
-    todo = [(m, s) for m in args.models for s in args.seeds if (m, s) not in done]
-    progress = not args.no_progress and world.is_main
-    for number, (name, seed) in enumerate(todo, start=1):
-        label = f"[{number}/{len(todo)}] {name} seed {seed}"
-        torch.manual_seed(seed)
-        model = family_model(name, num_classes=8, in_channels=task_channels(splits),
-                             frames=task.frames)
-        params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        checkpoint = out / "checkpoints" / f"{name}-seed{seed}.pt"
-        result = train(model, splits["train"], splits["val"], config, seed=seed, world=world,
-                       checkpoint=checkpoint, resume=args.resume, progress=progress,
-                       description=label)
-        test_accuracy, _ = evaluate(result.model, splits["test"], world=world)
-        last = result.history[-1]
-        row = {"model": name, "seed": seed, "params": params, "epochs": last.epoch,
-               "train_error": last.train_error, "train_loss": last.train_loss,
-               "val_accuracy": last.val_accuracy, "test_accuracy": test_accuracy,
-               "train_seconds": round(result.train_seconds, 2),
-               "clips_per_second": round(result.clips_per_second, 1)}
-        runs.append(row)
-        histories += [{"model": name, "seed": seed, **asdict(r)} for r in result.history]
-        results["wall_seconds"] += time.perf_counter() - started
-        started = time.perf_counter()
-        if world.is_main:
-            _write_results(out, results, figure=False)
-            if progress:
-                from tqdm.auto import tqdm
-                tqdm.write(f"{label}: training error {last.train_error:.1%}, val accuracy "
-                           f"{last.val_accuracy:.1%}, test accuracy {test_accuracy:.1%}")
-    if world.is_main:
-        results["environment"]["load_average_at_end"] = (
-            os.getloadavg()[0] if hasattr(os, "getloadavg") else None)
-        _write_results(out, results, figure=not args.no_figure)
-    world.barrier()
-    return results
-
-
-def task_channels(splits: dict) -> int:
-    return splits["train"].clip_shape[0]
-
-
-def _write_results(out: Path, results: dict, figure: bool) -> None:
-    results["summary"] = summarize(results["runs"])
+def _write_results(out: Path, results: dict, plan: StudyPlan | None, figure: bool) -> None:
+    results["runs"].sort(key=_order)
+    results["history"].sort(key=_order)
+    if plan is not None:
+        results["summary"] = summarize(results["runs"], plan.comparisons,
+                                       plan.target_half_width)
+    else:
+        results["summary"] = summarize(results["runs"])
     write_atomically(out / "results.json", json.dumps(results, indent=1) + "\n")
     write_atomically(out / "results.csv", csv_text(results["runs"], RESULT_COLUMNS))
     write_atomically(out / "history.csv", csv_text(results["history"], HISTORY_COLUMNS))
     write_atomically(out / "summary.md", summary_markdown(results["summary"]))
+    if results.get("weights"):
+        write_atomically(out / "weights" / "manifest.json",
+                         json.dumps(sorted(results["weights"], key=_order), indent=1) + "\n")
     if figure and results["history"]:
         from .viz.training import training_curves  # figures only when asked for
 
@@ -312,15 +343,122 @@ def _write_results(out: Path, results: dict, figure: bool) -> None:
         os.replace(temporary, out / "figure.png")
 
 
+# --------------------------------------------------------------------------
+# The experiment
+# --------------------------------------------------------------------------
+
+
+def run_experiment(args: argparse.Namespace) -> dict:
+    """Train every (model, seed) of `args` that is not done yet; return results.json's content.
+
+    The process's random state and thread count are left as they were found.
+    """
+    threads_before = torch.get_num_threads()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            return _run_experiment(args)
+        finally:
+            torch.set_num_threads(threads_before)
+
+
+def _run_experiment(args: argparse.Namespace) -> dict:
+    task = DirectionTask(train=args.train, val=args.val, test=args.test, seed=args.data_seed)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         weight_decay=args.weight_decay, device=args.device, bn=args.bn)
+    workers = args.workers
+    threads = args.threads or (1 if workers > 1 else None)
+    if threads:
+        torch.set_num_threads(threads)
+    world = Distributed.from_environment(config.device)
+    if world.active and workers > 1:
+        raise ResultsFolderError("--workers runs several processes of its own; under torchrun "
+                                 "every process already trains the same run. Drop --workers")
+    plan = _plan(args)
+    out: Path = args.out
+    protocol = _protocol(args, task, config)
+    if world.is_main:
+        prepare_out(out)
+    previous = load_previous(out, protocol, args.resume)
+    world.barrier()  # every rank has read the old results before rank 0 rewrites them
+    results = {"protocol": protocol,
+               "environment": environment_record(config.device, world.world_size * workers),
+               "runs": list(previous["runs"]) if previous else [],
+               "history": list(previous.get("history", [])) if previous else [],
+               "weights": list(previous.get("weights", [])) if previous else [],
+               "wall_seconds": previous.get("wall_seconds", 0.0) if previous else 0.0}
+    results["environment"]["workers"] = workers
+    if previous and world.is_main:
+        # An interrupt can leave the derived files one run behind results.json.
+        _write_results(out, results, plan, figure=False)
+
+    pairs = plan.pairs if plan is not None else [(m, s) for m in args.models for s in args.seeds]
+    done = {(r["model"], int(r["seed"])) for r in results["runs"]}
+    jobs = [RunJob(model, seed, task.to_dict(), config.to_dict(), args.view,
+                   str(out / "checkpoints" / f"{model}-seed{seed}.pt"), args.resume,
+                   str(out / "weights" / f"{model}-seed{seed}.pt") if args.save_weights else None)
+            for model, seed in pairs if (model, seed) not in done]
+    # Refused before any run starts: clips that could not fit would fail minutes in.
+    splits = make_splits(task)
+
+    show = not args.no_progress and world.is_main
+    bar = _study_bar(len(jobs) * config.epochs * task.train, show)
+    started = time.perf_counter()
+
+    def record(outcome: dict) -> None:
+        nonlocal started
+        results["runs"].append(outcome["row"])
+        results["history"] += outcome["history"]
+        if outcome["weights"] is not None:
+            results["weights"].append(outcome["weights"])
+        now = time.perf_counter()
+        results["wall_seconds"] += now - started
+        started = now
+        if world.is_main:
+            _write_results(out, results, plan, figure=False)
+        if show:
+            row = outcome["row"]
+            bar.write(f"{row['model']} seed {row['seed']}: training error {row['train_error']:.1%}"
+                      f", val accuracy {row['val_accuracy']:.1%}, test accuracy "
+                      f"{row['test_accuracy']:.1%}")
+
+    try:
+        if workers > 1 and len(jobs) > 1:
+            run_jobs(run_job, jobs, workers, threads or 1, on_progress=bar.update,
+                     on_done=lambda _, outcome: record(outcome),
+                     describe=lambda job: f"{job.model} seed {job.seed}")
+        else:
+            for job in jobs:
+                record(run_job(job, bar.update if show else None, splits=splits, world=world))
+    finally:
+        bar.close()
+    if world.is_main:
+        results["environment"]["load_average_at_end"] = (
+            os.getloadavg()[0] if hasattr(os, "getloadavg") else None)
+        _write_results(out, results, plan, figure=not args.no_figure)
+    world.barrier()
+    return results
+
+
+def _study_bar(total: int, enabled: bool):
+    """One bar for the whole study, counted in clips trained (all runs, all epochs)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="study", unit="clip", disable=not enabled, dynamic_ncols=True,
+                smoothing=0.05)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     status, results = run_reporting_errors("r21d_edu.experiment", lambda: run_experiment(args),
-                                           "results.csv", refusals=(CheckpointError,))
+                                           "results.csv",
+                                           refusals=(CheckpointError, WorkerError))
     if results is None:
         return status
     world = Distributed.from_environment(args.device)
     if world.is_main and not args.no_progress:
         print(summary_markdown(results["summary"]))
+        if args.smoke:
+            print(SMOKE_NOTE)
         print(f"results in {args.out}")
     world.close()
     return 0

@@ -8,11 +8,14 @@ go. They share what makes that safe:
 - `write_atomically` replaces a file in one step (a temporary file, then
   `os.replace`), so an interrupt leaves either the old or the new file;
 - `load_previous` refuses to overwrite finished results unless ``--resume``
-  was asked for, and then only continues results of the same protocol;
+  was asked for, and then only continues results of the same protocol (naming
+  every setting that differs) from a results file that holds what it should;
 - `environment_record` says which machine, versions and load a result came from;
 - `run_reporting_errors` turns a refusal into one line on stderr (exit 2) and
   an interrupt into a pointer to ``--resume`` (exit 130);
-- `csv_text` and the argparse types `positive_int` and `seed_int`.
+- `csv_text`, the argparse types `positive_int`, `seed_int` and
+  `finite_float`, and `HelpFormatter` (defaults in ``--help``, but no
+  "(default: None)" on a flag that is required or has no default).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import os
 import platform
 import sys
@@ -31,8 +35,11 @@ from pathlib import Path
 import torch
 
 __all__ = [
+    "HelpFormatter",
     "ResultsFolderError",
     "csv_text",
+    "differences",
+    "finite_float",
     "environment_record",
     "run_reporting_errors",
     "load_previous",
@@ -55,6 +62,27 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each flag's default, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.required or action.default in (None, argparse.SUPPRESS) \
+                or action.default is False:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (``nan`` and ``inf`` are refused, not trained with)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
 
 
@@ -149,14 +177,40 @@ def load_previous(out: Path, protocol: dict, resume: bool,
                                  "to continue them, or choose another --out")
     try:
         previous = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ResultsFolderError(f"cannot read {path} to resume ({error}); move it away to "
                                  "start afresh") from error
+    if not isinstance(previous, dict) or not isinstance(previous.get("runs"), list) \
+            or not all(isinstance(run, dict) for run in previous["runs"]):
+        raise ResultsFolderError(
+            f"{path} does not hold results (expected an object with a 'runs' list, got "
+            f"{_shape_of(previous)}); it is damaged or not a results file. Move it away to "
+            "start afresh")
     if previous.get("protocol") != protocol:
+        changed = differences(previous.get("protocol"), protocol)
         raise ResultsFolderError(f"{path} was written with another protocol ({what}) than this "
-                                 "command's; --resume only adds runs of the same protocol. Use "
-                                 "another --out")
+                                 f"command's: {'; '.join(changed)}. --resume only adds runs of "
+                                 "the same protocol: restore those settings, or use another "
+                                 "--out")
     return previous
+
+
+def _shape_of(value: object) -> str:
+    if isinstance(value, dict):
+        return f"an object with keys {sorted(value)[:6]}"
+    return "null" if value is None else f"a {type(value).__name__}"
+
+
+def differences(old: object, new: object, prefix: str = "") -> list[str]:
+    """Where two JSON-like values differ, one ``"key: old -> new"`` line per leaf."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        lines = []
+        for key in sorted(set(old) | set(new), key=str):
+            lines += differences(old.get(key), new.get(key), f"{prefix}{key}.")
+        return lines
+    if old != new:
+        return [f"{prefix.rstrip('.') or 'value'}: {old!r} there, {new!r} now"]
+    return []
 
 
 def run_reporting_errors(prog: str, run: Callable[[], dict], saved_in: str,
@@ -169,8 +223,14 @@ def run_reporting_errors(prog: str, run: Callable[[], dict], saved_in: str,
     """
     try:
         return 0, run()
-    except (ResultsFolderError, ValueError, *refusals) as error:
+    except (ResultsFolderError, ValueError, MemoryError, *refusals) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2, None
+    except OSError as error:  # a full disk, a folder that vanished: one line, not a traceback
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"{prog}: error: cannot write the results{where}: {error.strerror or error}; "
+              f"finished runs are saved in {saved_in}, continue with --resume once fixed",
+              file=sys.stderr)
         return 2, None
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are saved in {saved_in}; continue with --resume",

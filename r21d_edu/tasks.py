@@ -17,7 +17,10 @@ them.
 
 Two controls make "the task needs time" a tested fact rather than a claim:
 ``view="single_frame"`` repeats the middle frame T times, and
-``view="shuffled"`` shows the frames in a fresh random order on every visit.
+``view="shuffled"`` shows the frames in random order: a fresh order on every
+visit for training (drawn from the view's own seeded stream, so a run's
+shuffles depend on its seed alone, not on what ran before it), and one fixed
+order per clip for evaluation (so an accuracy is a function of the model).
 A shuffled clip still reveals the *axis* the shape moves along (the set of
 its positions lies on a line), but not which way along it: a model that cannot
 use the order can at best narrow 8 directions to the 2 of an axis, so it is
@@ -36,7 +39,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch.utils.data import Dataset
 
-from ._checks import check_int
+from ._checks import check_bool, check_fits_in_memory, check_int
 
 __all__ = [
     "DIRECTION_NAMES",
@@ -98,7 +101,7 @@ class DirectionTask:
         check_int(self.seed, "seed", minimum=0)
         for name in ("speed", "extent", "contrast"):
             low, high = _pair(getattr(self, name), name)
-            if not 0 <= low <= high:
+            if not (math.isfinite(low) and math.isfinite(high) and 0 <= low <= high):
                 raise ValueError(f"{name} must be a range (low, high) with 0 <= low <= high, "
                                  f"got {getattr(self, name)!r}")
         if self.extent[1] > self.size / 2:
@@ -106,8 +109,20 @@ class DirectionTask:
                              f"a shape must stay under half the frame ({self.size / 2:g} px)")
         for name in ("texture", "noise"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value) or value < 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+    @property
+    def clips(self) -> int:
+        """Clips in the three splits together."""
+        return self.train + self.val + self.test
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the three splits hold in memory: uint8 clips, labels and ground truth."""
+        # Per clip: T*H*W uint8 pixels, an int64 label, 9 float32 / bool truth values.
+        return self.clips * (self.frames * self.size * self.size + 8 + 9 * 4)
 
     def to_dict(self) -> dict:
         """Plain values, for results files."""
@@ -124,7 +139,9 @@ class DirectionTask:
 def _pair(value: object, name: str) -> tuple[float, float]:
     if (not isinstance(value, (tuple, list)) or len(value) != 2
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-        raise ValueError(f"{name} must be a pair of numbers (low, high), got {value!r}")
+        raise ValueError(f"{name} must be a pair of finite numbers (low, high), got {value!r}")
+    if not all(math.isfinite(v) for v in value):
+        raise ValueError(f"{name} must be a pair of finite numbers (low, high), got {value!r}")
     return float(value[0]), float(value[1])
 
 
@@ -232,7 +249,10 @@ class MotionDirections(Dataset):
         labels: (n,) int64 in 0..7.
         view: ``"clip"`` (default), ``"single_frame"`` or ``"shuffled"``.
         truth: per-clip ground truth from `render_directions` (optional).
-        seed: seeds the shuffled view's permutations (one per visit).
+        seed: seeds the shuffled view's permutations.
+        fresh_each_visit: for ``"shuffled"``: draw a new order every time a
+            clip is gathered (training), or fix one order per clip from
+            `seed` (evaluation: the same clip always looks the same).
 
     Shape:
         - item: ((1, T, H, W) float32, ()) — a batch of them is (N, 1, T, H, W)
@@ -242,7 +262,8 @@ class MotionDirections(Dataset):
     class_names = DIRECTION_NAMES
 
     def __init__(self, clips: torch.Tensor, labels: torch.Tensor, view: str = "clip",
-                 truth: dict[str, torch.Tensor] | None = None, seed: int = 0) -> None:
+                 truth: dict[str, torch.Tensor] | None = None, seed: int = 0,
+                 fresh_each_visit: bool = True) -> None:
         if clips.dtype != torch.uint8 or clips.dim() != 5:
             raise ValueError(f"clips must be uint8 (n, C, T, H, W), got {clips.dtype} "
                              f"{tuple(clips.shape)}")
@@ -253,7 +274,15 @@ class MotionDirections(Dataset):
             raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
         self.clips, self.labels, self.view = clips, labels.long(), view
         self.truth = truth or {}
-        self._shuffler = torch.Generator().manual_seed(seed)
+        self.seed = check_int(seed, "seed", minimum=0)
+        self.fresh_each_visit = check_bool(fresh_each_visit, "fresh_each_visit")
+        # The view's own stream: a split made for one run shuffles the same way whatever
+        # ran before it in this process (its state goes into the training checkpoint).
+        self._shuffler = torch.Generator().manual_seed(self.seed)
+        self._fixed_order = None
+        if view == "shuffled" and not self.fresh_each_visit:
+            self._fixed_order = torch.argsort(
+                torch.rand(len(self), clips.shape[2], generator=self._shuffler), dim=1)
 
     def __len__(self) -> int:
         return self.labels.numel()
@@ -263,9 +292,11 @@ class MotionDirections(Dataset):
         """(C, T, H, W) of one clip."""
         return tuple(self.clips.shape[1:])  # type: ignore[return-value]
 
-    def with_view(self, view: str, seed: int = 0) -> MotionDirections:
-        """The same clips seen as a control (they share memory)."""
-        return MotionDirections(self.clips, self.labels, view, self.truth, seed)
+    def with_view(self, view: str, seed: int = 0,
+                  fresh_each_visit: bool = True) -> MotionDirections:
+        """The same clips seen as a control (they share memory); see the class's Args."""
+        return MotionDirections(self.clips, self.labels, view, self.truth, seed,
+                                fresh_each_visit)
 
     def batch(self, indices: torch.Tensor | list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Clips (float32 in [0, 1]) and labels at `indices`, in the split's view.
@@ -279,8 +310,11 @@ class MotionDirections(Dataset):
             middle = clips.shape[2] // 2
             clips = clips[:, :, middle:middle + 1].expand_as(clips).contiguous()
         elif self.view == "shuffled":
-            order = torch.argsort(torch.rand(clips.shape[0], clips.shape[2],
-                                             generator=self._shuffler), dim=1)
+            if self._fixed_order is not None:
+                order = self._fixed_order[index]
+            else:
+                order = torch.argsort(torch.rand(clips.shape[0], clips.shape[2],
+                                                 generator=self._shuffler), dim=1)
             clips = torch.stack([clip[:, o] for clip, o in zip(clips, order)])
         return clips, self.labels[index]
 
@@ -318,6 +352,11 @@ def make_splits(task: DirectionTask | None = None) -> dict[str, MotionDirections
     task = DirectionTask() if task is None else task
     if not isinstance(task, DirectionTask):
         raise TypeError(f"task must be a DirectionTask, got {type(task).__name__}")
+    # Known before a single clip is drawn; a generation chunk needs float64 scratch on top.
+    scratch = min(task.clips, _CHUNK) * task.frames * task.size * task.size * 8 * 4
+    check_fits_in_memory(task.nbytes + scratch, f"the task's {task.clips:,} clips of "
+                         f"{task.frames}x{task.size}x{task.size}",
+                         "ask for fewer clips (train=, val=, test=) or smaller frames")
     splits = {}
     for split in SPLITS:
         generator = torch.Generator().manual_seed(task.seed + _SPLIT_OFFSET[split])

@@ -6,9 +6,12 @@ Read top to bottom:
 2. `Distributed` — who this process is under ``torchrun`` (rank, world size);
    one process is the world of size 1, so the same code runs both ways.
 3. `evaluate` — accuracy and loss on a split, in eval mode.
-4. `train` — the loop: AdamW, a linear warm-up then cosine decay, a tqdm bar
+4. `save_checkpoint` / `load_checkpoint` — atomic writes, a SHA-256 digest
+   checked on every read (``torch.load`` itself does not notice a flipped byte).
+5. `train` — the loop: AdamW, a linear warm-up then cosine decay, a tqdm bar
    with the running loss and error, an evaluation every epoch, and an atomic
-   checkpoint after every epoch from which ``resume`` continues exactly.
+   checkpoint after every epoch from which ``resume`` continues exactly — and
+   only a run of the same settings, seed and clips.
 
 Under DistributedDataParallel each of the W processes takes every W-th clip of
 the same shuffled order (`DistributedSampler`), so the W local batches of a
@@ -23,6 +26,8 @@ up to the order of floating-point sums (the tests check this).
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 import os
 import time
@@ -36,7 +41,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, DistributedSampler
 
-from ._checks import check_int
+from ._checks import check_bool, check_int
+from .results_folder import differences
 from .tasks import MotionDirections
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
     "load_checkpoint",
     "epoch_batches",
     "save_checkpoint",
+    "split_fingerprint",
     "train",
 ]
 
@@ -104,6 +111,7 @@ class TrainConfig:
                              "False on this machine; use device='cpu'")
         if self.bn not in BN_MODES:
             raise ValueError(f"bn must be one of {BN_MODES}, got {self.bn!r}")
+        check_bool(self.deterministic, "deterministic")
         if self.bn == "sync" and self.device != "cuda":
             raise ValueError("bn='sync' needs CUDA: PyTorch's SyncBatchNorm runs on GPUs only. "
                              "On CPU use bn='batch' (per-process statistics) or 'frozen'")
@@ -220,7 +228,7 @@ def _autocast(device_type: str):
 
 
 # --------------------------------------------------------------------------
-# 4. Checkpoints: written atomically, read with weights_only=True
+# 4. Checkpoints: written atomically, verified by a digest, read with weights_only=True
 # --------------------------------------------------------------------------
 
 
@@ -228,39 +236,93 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be read or does not belong to this run."""
 
 
+#: The envelope's format tag: a checkpoint is the state's bytes and their SHA-256.
+CHECKPOINT_FORMAT = "r21d_edu.training.checkpoint/2"
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write `state` to `path` atomically: a crash mid-write leaves the old file intact.
 
-    The bytes go to a temporary file beside `path`, which then replaces it in
-    one `os.replace` (atomic on POSIX and Windows).
+    The state is serialized with `torch.save`, and the file holds those bytes
+    with their SHA-256 (`load_checkpoint` checks it: ``torch.load`` reads a file
+    with a flipped byte in a tensor without complaint). The bytes go to a
+    temporary file beside `path`, which then replaces it in one `os.replace`
+    (atomic on POSIX and Windows).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    envelope = {"format": CHECKPOINT_FORMAT, "sha256": hashlib.sha256(payload).hexdigest(),
+                "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8)}
     temporary = path.with_name(path.name + ".tmp")
-    torch.save(state, temporary)
+    torch.save(envelope, temporary)
     os.replace(temporary, path)
+
+
+def _unreadable(path: Path, reason: str) -> CheckpointError:
+    return CheckpointError(
+        f"the checkpoint {path} cannot be read ({reason}); it is damaged or not a checkpoint "
+        "of r21d_edu.training. Delete it to restart that run from its first epoch")
 
 
 def load_checkpoint(path: Path) -> dict:
     """Read a checkpoint written by `save_checkpoint`, or say clearly why it can't be.
 
     Raises:
-        CheckpointError: the file is truncated, corrupt or not a checkpoint.
+        CheckpointError: the file is truncated, corrupt (its digest does not
+            match), or not a checkpoint.
     """
     path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        envelope = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for damaged files
-        raise CheckpointError(
-            f"the checkpoint {path} cannot be read ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else 'no detail'}); it is damaged or "
-            "not a checkpoint of r21d_edu.training. Delete it to restart that run from its "
-            "first epoch"
-        ) from error
+        detail = str(error).splitlines()[0] if str(error) else "no detail"
+        raise _unreadable(path, f"{type(error).__name__}: {detail}") from error
+    if not isinstance(envelope, dict) or envelope.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a training checkpoint of this version (expected "
+                              f"the format {CHECKPOINT_FORMAT!r}); delete it to restart the run")
+    payload = envelope.get("payload")
+    if not isinstance(payload, torch.Tensor) or payload.dtype != torch.uint8:
+        raise _unreadable(path, "no payload")
+    data = payload.numpy().tobytes()
+    if hashlib.sha256(data).hexdigest() != envelope.get("sha256"):
+        raise _unreadable(path, "its SHA-256 digest does not match its contents")
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise _unreadable(path, f"{type(error).__name__}") from error
     if not isinstance(state, dict) or not {"model", "optimizer", "epoch"} <= set(state):
         raise CheckpointError(f"{path} is not a training checkpoint (expected a dict with "
                               "'model', 'optimizer' and 'epoch'); delete it to restart the run")
     return state
+
+
+def split_fingerprint(split: MotionDirections) -> dict:
+    """What identifies a training split for resume: its size, view and a digest of its clips."""
+    clips = getattr(split, "clips", None)
+    labels = getattr(split, "labels", None)
+    digest = hashlib.sha256()
+    for tensor in (clips, labels):
+        if isinstance(tensor, torch.Tensor):
+            digest.update(tensor.contiguous().numpy().tobytes())
+    return {"clips": len(split), "view": getattr(split, "view", None),
+            "view_seed": getattr(split, "seed", None), "sha256": digest.hexdigest()[:16]}
+
+
+def _check_same_run(path: Path, state: dict, expected: dict) -> None:
+    """Refuse to continue a checkpoint written under other settings, naming each difference."""
+    saved = state.get("run")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path} does not say which settings it was written with; delete "
+                              "it to restart the run")
+    changed = differences(saved, expected)
+    if changed:
+        raise CheckpointError(
+            f"{path} was written by a run with other settings ({'; '.join(changed)}); "
+            "resume only continues the same run. Restore those settings, or delete the "
+            "checkpoint (or use another --out) to start afresh")
 
 
 # --------------------------------------------------------------------------
@@ -351,6 +413,7 @@ def train(
     progress: bool = True,
     description: str = "training",
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Train `model` on `train_split`, evaluating on `val_split` after every epoch.
 
@@ -365,16 +428,24 @@ def train(
             environment (one process when torchrun is not used).
         checkpoint: where to write the state after every epoch (rank 0 only).
         resume: continue from `checkpoint` if it exists: the batch order, the
-            schedule and the optimizer continue exactly where they stopped.
+            shuffled view's stream, the schedule and the optimizer continue
+            exactly where they stopped. A checkpoint of other settings, another
+            seed or other clips is refused, naming what differs.
         progress: show a tqdm bar (rank 0 only).
         description: the bar's label.
         on_epoch: called with each epoch's `EpochRecord` (rank 0 only).
+        on_progress: called with the number of clips each step trained on
+            (all processes together), and once with the clips of the epochs a
+            resumed checkpoint had finished: one bar over many runs.
 
     Shape:
         - clips: (N, C, T, H, W), labels: (N,)
 
     Returns:
         `TrainResult` with the trained model (unwrapped from DDP) and its history.
+
+    PyTorch's deterministic-algorithms mode is switched on for the run (CPU,
+    ``config.deterministic``) and set back to what it was afterwards.
     """
     config = config or TrainConfig()
     world = world or Distributed.from_environment(config.device)
@@ -384,8 +455,19 @@ def train(
     if len(train_split) < config.batch_size:
         raise ValueError(f"the training split has {len(train_split)} clips, fewer than one "
                          f"batch of {config.batch_size}; use more clips or a smaller batch")
+    deterministic_before = torch.are_deterministic_algorithms_enabled()
+    warn_only_before = torch.is_deterministic_algorithms_warn_only_enabled()
     if config.deterministic and config.device == "cpu":
         torch.use_deterministic_algorithms(True)
+    try:
+        return _train(model, train_split, val_split, config, seed, world, checkpoint, resume,
+                      progress, description, on_epoch, on_progress)
+    finally:
+        torch.use_deterministic_algorithms(deterministic_before, warn_only=warn_only_before)
+
+
+def _train(model, train_split, val_split, config, seed, world, checkpoint, resume, progress,
+           description, on_epoch, on_progress) -> TrainResult:
     device = torch.device(config.device, world.local_rank if config.device == "cuda" else None)
     model = model.to(device)
     if config.bn == "sync":
@@ -396,11 +478,15 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     scheduler = _schedule(optimizer, config, steps_per_epoch)
+    # What a checkpoint must match to be continued by this call.
+    run = {"config": config.to_dict(), "seed": seed, "processes": world.world_size,
+           "train": split_fingerprint(train_split), "val": split_fingerprint(val_split)}
 
     result = TrainResult(model)
     first_epoch = 0
     if resume and checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint)
+        _check_same_run(Path(checkpoint), state, run)
         try:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -413,6 +499,8 @@ def train(
         result.train_seconds = float(state.get("train_seconds", 0.0))
         if "shuffler" in state and hasattr(train_split, "_shuffler"):
             train_split._shuffler.set_state(state["shuffler"])
+        if on_progress is not None and first_epoch:
+            on_progress(first_epoch * len(train_split))
 
     for epoch in range(first_epoch, config.epochs):
         network.train()
@@ -438,6 +526,8 @@ def train(
             bar.update(len(labels) * world.world_size)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", error=f"{wrong / seen:.1%}",
                             refresh=False)
+            if on_progress is not None:
+                on_progress(len(labels) * world.world_size)
         loss_sum, wrong, seen = world.sum(loss_sum, wrong, seen)
         seconds = time.perf_counter() - start
         result.train_seconds += seconds
@@ -456,7 +546,7 @@ def train(
                     "history": [asdict(r) for r in result.history],
                     "train_seconds": result.train_seconds,
                     "shuffler": getattr(train_split, "_shuffler", torch.Generator()).get_state(),
-                    "config": config.to_dict(), "seed": seed,
+                    "run": run,
                 })
             if on_epoch is not None:
                 on_epoch(record)

@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from r21d_edu.training import load_checkpoint
+
 HELPER = Path(__file__).parent / "helpers" / "ddp_gradients.py"
 
 RUN = ["--models", "r3d", "--seeds", "0", "--epochs", "1", "--train", "64", "--val", "16",
@@ -66,7 +68,7 @@ def frozen_runs(tmp_path_factory):
 
 
 def test_after_a_few_adamw_steps_parameters_agree_to_a_few_percent(frozen_runs):
-    states = [torch.load(out / "checkpoints" / "r3d-seed0.pt", weights_only=True)["model"]
+    states = [load_checkpoint(out / "checkpoints" / "r3d-seed0.pt")["model"]
               for out, _ in frozen_runs.values()]
     one, two = states
     assert one.keys() == two.keys()

@@ -101,6 +101,29 @@ def test_shuffled_view_permutes_frames_afresh_on_every_visit(splits):
     assert not torch.equal(first, second)
 
 
+def test_a_shuffled_view_for_evaluation_shows_each_clip_the_same_way_every_time(splits):
+    fixed = splits["val"].with_view("shuffled", seed=1, fresh_each_visit=False)
+    first, _ = fixed.batch([2, 5])
+    again, _ = fixed.batch([5, 2])
+    assert torch.equal(first[1], again[0]) and torch.equal(first[0], again[1])
+    original, _ = splits["val"].batch([5])
+    assert not torch.equal(first[1], original[0])  # shuffled, not in order
+
+
+def test_a_shuffled_view_draws_from_its_own_seed_not_from_what_came_before(splits):
+    # Two views with the same seed shuffle alike however much a third one was used.
+    a = splits["train"].with_view("shuffled", seed=7)
+    other = splits["train"].with_view("shuffled", seed=8)
+    other.batch(range(32))
+    b = splits["train"].with_view("shuffled", seed=7)
+    assert torch.equal(a.batch([1, 2, 3])[0], b.batch([1, 2, 3])[0])
+
+
+def test_splits_that_cannot_fit_in_memory_are_refused_before_any_clip_is_drawn():
+    with pytest.raises(MemoryError, match=r"would need [\d,.]+ GiB, but this machine has"):
+        make_splits(DirectionTask(train=10**9))
+
+
 def test_items_are_float_clips_in_the_unit_range(splits):
     clip, label = splits["val"][3]
     assert clip.dtype == torch.float32 and clip.shape == (1, 8, 32, 32)
@@ -113,8 +136,11 @@ def test_items_are_float_clips_in_the_unit_range(splits):
     ({"frames": 1}, "frames must be an integer >= 2, got 1"),
     ({"speed": (3.0, 1.0)}, "speed must be a range (low, high) with 0 <= low <= high"),
     ({"extent": (4.0, 20.0)}, "extent (4.0, 20.0) is too large for a 32-pixel frame"),
-    ({"noise": -1}, "noise must be a number >= 0"),
-    ({"contrast": 0.3}, "contrast must be a pair of numbers (low, high)"),
+    ({"noise": -1}, "noise must be a finite number >= 0"),
+    ({"noise": float("nan")}, "noise must be a finite number >= 0"),
+    ({"texture": float("inf")}, "texture must be a finite number >= 0"),
+    ({"contrast": 0.3}, "contrast must be a pair of finite numbers (low, high)"),
+    ({"speed": (1.0, float("nan"))}, "speed must be a pair of finite numbers"),
 ])
 def test_bad_task_settings_say_what_was_expected(kwargs, message):
     with pytest.raises((ValueError, TypeError)) as error:

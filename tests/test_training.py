@@ -76,8 +76,12 @@ def test_a_failed_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypa
     path = tmp_path / "run.pt"
     save_checkpoint(path, {"model": {}, "optimizer": {}, "epoch": 1})
 
+    real_save = torch.save
+
     def broken_save(obj, f):
-        Path(f).write_bytes(b"half a checkpoint")
+        if not isinstance(f, (str, Path)):  # the state's bytes, in memory
+            return real_save(obj, f)
+        Path(f).write_bytes(b"half a checkpoint")  # the file on disk: the disk fills up
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", broken_save)
@@ -97,10 +101,41 @@ def test_a_corrupt_checkpoint_gets_a_clear_error_on_resume(splits, tmp_path):
         _train(splits, checkpoint=checkpoint, resume=True)
 
 
+def test_a_flipped_byte_in_a_checkpoint_is_caught_by_its_digest(splits, tmp_path):
+    # torch.load reads such a file without complaint; the envelope's SHA-256 does not.
+    path = tmp_path / "run.pt"
+    save_checkpoint(path, {"model": {"w": torch.zeros(4096)}, "optimizer": {}, "epoch": 1})
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="SHA-256 digest does not match|cannot be read"):
+        load_checkpoint(path)
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings_and_names_them(splits, tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    _train(splits, checkpoint=checkpoint)
+    other = TrainConfig(epochs=2, batch_size=16, lr=0.01)
+    with pytest.raises(CheckpointError, match=r"other settings \(config.lr: 0.002 there, 0.01 "
+                                              r"now; seed: 0 there, 1 now\)"):
+        _train(splits, seed=1, config=other, checkpoint=checkpoint, resume=True)
+    torch.manual_seed(0)
+    with pytest.raises(CheckpointError, match=r"train.view: 'clip' there, 'single_frame' now"):
+        train(family_model("r3d", **TINY), splits["train"].with_view("single_frame"),
+              splits["val"], CONFIG, checkpoint=checkpoint, resume=True, progress=False)
+    assert load_checkpoint(checkpoint)["epoch"] == 2  # refused, not overwritten
+
+
+def test_train_leaves_the_deterministic_mode_as_it_found_it(splits):
+    before = torch.are_deterministic_algorithms_enabled()
+    _train(splits)
+    assert torch.are_deterministic_algorithms_enabled() == before
+
+
 def test_a_checkpoint_of_another_model_is_refused_on_resume(splits, tmp_path):
     checkpoint = tmp_path / "run.pt"
-    _train(splits, name="f-r2d", checkpoint=checkpoint, config=TrainConfig(epochs=1,
-                                                                            batch_size=16))
+    # The same settings, seed and clips, so only the model differs.
+    _train(splits, name="f-r2d", checkpoint=checkpoint)
     with pytest.raises(CheckpointError, match="holds another model or optimizer"):
         _train(splits, name="r3d", checkpoint=checkpoint, resume=True)
 
