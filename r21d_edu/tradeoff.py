@@ -44,9 +44,12 @@ import torch
 
 from .counting import summarize_network
 from .family import family_model
+from .netfactor import NetworkProfile, factorize_network, insert_middle_bn_relu, network_profile
 from .results_folder import (
+    HelpFormatter,
     csv_text,
     environment_record,
+    finite_float,
     load_previous,
     positive_int,
     prepare_out,
@@ -54,7 +57,6 @@ from .results_folder import (
     seed_int,
     write_atomically,
 )
-from .netfactor import NetworkProfile, factorize_network, insert_middle_bn_relu, network_profile
 from .stats import paired_difference, spread
 from .tasks import DirectionTask, make_splits
 from .timing import Variant, time_side_by_side
@@ -101,9 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "energies, fine-tune each factorization (linear and with BN + ReLU in the "
                     "middle) over seeds, time them on the CPU, and chart accuracy against "
                     "MACs and latency.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--out", type=Path, required=True, help="folder for results and figure")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="folder for results and figure (required)")
     parser.add_argument("--energies", nargs="+", type=_energy, default=list(ENERGIES),
                         help="energy kept per layer, one factorization each")
     parser.add_argument("--seeds", nargs="+", type=seed_int, default=[0, 1, 2],
@@ -113,11 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--base-epochs", type=positive_int, default=config.epochs,
                         help="epochs of the 3D network's training")
     parser.add_argument("--epochs", type=positive_int, default=1, help="fine-tuning epochs")
-    parser.add_argument("--lr", type=float, default=5e-4, help="fine-tuning peak learning rate")
+    parser.add_argument("--lr", type=finite_float, default=5e-4,
+                        help="fine-tuning peak learning rate")
     parser.add_argument("--train", type=positive_int, default=task.train, help="training clips")
     parser.add_argument("--val", type=positive_int, default=task.val, help="validation clips")
     parser.add_argument("--test", type=positive_int, default=task.test, help="test clips")
-    parser.add_argument("--margin", type=float, default=4.0,
+    parser.add_argument("--margin", type=_margin, default=4.0,
                         help="BN + ReLU insertion: ReLU clips below mean - margin * std")
     parser.add_argument("--latency-repeats", type=positive_int, default=30,
                         help="timed samples per network (median and IQR)")
@@ -289,8 +293,30 @@ def _time_all(networks: dict[str, torch.nn.Module], shape: tuple[int, ...], repe
     return {r.label: (r.median_ms, r.iqr_ms) for r in results}
 
 
+def _margin(text: str) -> float:
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of standard deviations >= 0, "
+                                         f"got {text!r}")
+    return value
+
+
 def run_study(args: argparse.Namespace) -> dict:
-    """Run every step not done yet; return results.json's content."""
+    """Run every step not done yet; return results.json's content.
+
+    The process's random state and thread count are left as they were found.
+    A trained base checkpoint of other settings (``--base-epochs``, seed, clips)
+    is refused by `train`, naming what differs.
+    """
+    threads_before = torch.get_num_threads()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            return _run_study(args)
+        finally:
+            torch.set_num_threads(threads_before)
+
+
+def _run_study(args: argparse.Namespace) -> dict:
     from tqdm.auto import tqdm
 
     torch.set_num_threads(args.threads)
@@ -300,7 +326,8 @@ def run_study(args: argparse.Namespace) -> dict:
     out: Path = args.out
     protocol = _protocol(args, task, base_config, tune_config)
     prepare_out(out)
-    previous = load_previous(out, protocol, args.resume, what="energies, seeds or training settings")
+    previous = load_previous(out, protocol, args.resume,
+                             what="energies, seeds or training settings")
     world = Distributed()
     progress = not args.no_progress
     started = time.perf_counter()

@@ -128,3 +128,42 @@ def test_the_explorer_frames_its_last_good_view_when_a_plan_fails(smoke, monkeyp
     monkeypatch.undo()
     explorer.slider.value = 0.7
     assert not explorer.stale and explorer.message.value == ""
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--margin", "nan"], "expected a finite number, got 'nan'"),
+    (["--margin", "-1"], "expected a number of standard deviations >= 0"),
+    (["--lr", "inf"], "expected a finite number, got 'inf'"),
+])
+def test_non_finite_or_negative_settings_are_refused_before_any_training(flags, message,
+                                                                          capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--out", "x", *flags])
+    assert message in capsys.readouterr().err
+
+
+def test_help_shows_no_default_for_the_required_out():
+    from r21d_edu.tradeoff import build_parser
+
+    assert "(default: None)" not in build_parser().format_help()
+
+
+def test_a_base_checkpoint_of_other_settings_is_refused_naming_them(tmp_path, capsys,
+                                                                    monkeypatch):
+    # Only the trained base is there (no results.json yet), so train() must notice.
+    from r21d_edu import tradeoff
+
+    out = tmp_path / "out"
+    real_train = tradeoff.train
+
+    def stop_after_base(*args, **kwargs):
+        real_train(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    small = ["--train", "128", "--val", "64", "--test", "64", "--energies", "0.5", "--seeds",
+             "0", "--latency-repeats", "3", "--no-progress", "--out", str(out)]
+    monkeypatch.setattr(tradeoff, "train", stop_after_base)
+    assert main([*small, "--base-epochs", "1"]) == 130
+    monkeypatch.undo()
+    assert main([*small, "--base-epochs", "2", "--resume"]) == 2
+    assert "config.epochs: 1 there, 2 now" in capsys.readouterr().err
