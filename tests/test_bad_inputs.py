@@ -1835,12 +1835,285 @@ def viz_cases() -> list[Case]:
     ]
     return cases
 
+# -- the training stack and its two command lines ---------------------------------------------
+
+
+def _stdout_quiet(function, argv):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            status = function(argv)
+        except SystemExit as stop:  # argparse's refusals (exit 2) and --help (exit 0)
+            status = stop.code
+    return status, err.getvalue()
+
+
+def study_main(module: str, *argv: str) -> object:
+    """Run experiment or tradeoff in-process: a refusal is exit 2 with one line on stderr."""
+    import importlib
+
+    main = importlib.import_module(f"r21d_edu.{module}").main
+    try:
+        status, err = _stdout_quiet(main, list(argv))
+    except (KeyboardInterrupt, Hang):
+        raise
+    except BaseException as error:  # noqa: BLE001
+        raise CommandLineTraceback(f"{type(error).__name__}: {error}") from None
+    if status in (0, None):
+        return status
+    lines = [line for line in err.splitlines() if line.strip()]
+    if "Traceback" in err:
+        raise CommandLineTraceback(lines[-1] if lines else str(status))
+    raise CommandLineError(lines[-1] if lines else f"exit {status}")
+
+
+TINY_STUDY = ["--models", "f-r2d", "--seeds", "0", "--epochs", "1", "--train", "32", "--val",
+              "16", "--test", "16", "--batch-size", "16", "--no-progress", "--no-figure"]
+
+
+def experiment(*argv: str) -> object:
+    return study_main("experiment", *TINY_STUDY, *argv)
+
+
+def results_folder_holding(name: str, content: str) -> str:
+    out = folder() / f"results-{name}"
+    out.mkdir(exist_ok=True)
+    (out / "results.json").write_text(content)
+    return str(out)
+
+
+def a_file() -> str:
+    path = folder() / "a-file"
+    path.write_text("not a folder")
+    return str(path / "inside")
+
+
+@made
+def tiny_splits():
+    from r21d_edu.tasks import DirectionTask, make_splits
+
+    return make_splits(DirectionTask(train=32, val=16, test=16))
+
+
+def damaged_checkpoint(kind: str) -> Path:
+    from r21d_edu.training import save_checkpoint
+
+    path = folder() / f"checkpoint-{kind}.pt"
+    if kind == "empty":
+        path.touch()
+    elif kind == "garbage":
+        path.write_bytes(b"\x00 not a checkpoint")
+    else:
+        save_checkpoint(path, {"model": {"w": torch.zeros(2048)}, "optimizer": {}, "epoch": 1})
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+    return path
+
+
+def weights_folder(kind: str) -> Path:
+    path = folder() / f"trained-{kind}"
+    path.mkdir(exist_ok=True)
+    if kind == "damaged-manifest":
+        (path / "manifest.json").write_text("{not json")
+    elif kind == "foreign-manifest":
+        (path / "manifest.json").write_text('[{"model": "r3d"}]')
+    return path
+
+
+def training_cases() -> list[Case]:
+    from r21d_edu import stats
+    from r21d_edu.plans import Comparison
+    from r21d_edu.tasks import DirectionTask, make_splits
+    from r21d_edu.trained import load_trained
+    from r21d_edu.training import TrainConfig, load_checkpoint, train
+    from r21d_edu.workers import run_jobs
+
+    def task(**kw):
+        return lambda: DirectionTask(**kw)
+
+    def config(**kw):
+        return lambda: TrainConfig(**kw)
+
+    def view(*args, **kw):
+        return lambda: tiny_splits()["train"].with_view(*args, **kw)
+
+    cases = [
+        bad("DirectionTask(noise=nan)", task(noise=NAN), "noise", "nan"),
+        bad("DirectionTask(noise=-0.1)", task(noise=-0.1), "noise", "-0.1"),
+        bad("DirectionTask(texture=inf)", task(texture=INF), "texture", "inf"),
+        bad("DirectionTask(texture='0.1')", task(texture="0.1"), "texture", "'0.1'"),
+        bad("DirectionTask(speed=(1, nan))", task(speed=(1.0, NAN)), "speed", "nan"),
+        bad("DirectionTask(speed=(2, 1))", task(speed=(2.0, 1.0)), "speed", "low <= high"),
+        bad("DirectionTask(contrast=0.3)", task(contrast=0.3), "contrast", "0.3"),
+        bad("DirectionTask(extent=(1, inf))", task(extent=(1.0, INF)), "extent", "inf"),
+        bad("DirectionTask(extent=(4, 20))", task(extent=(4.0, 20.0)), "extent", "32-pixel"),
+        bad("DirectionTask(train=0)", task(train=0), "train", "0"),
+        bad("DirectionTask(train=1.5)", task(train=1.5), "train", "1.5"),
+        bad("DirectionTask(frames=True)", task(frames=True), "frames", "True"),
+        bad("DirectionTask(frames=1)", task(frames=1), "frames", "1"),
+        bad("DirectionTask(size=4)", task(size=4), "size", "4"),
+        bad("DirectionTask(seed=-1)", task(seed=-1), "seed", "-1"),
+        ok("DirectionTask(train=np.int64(64))", task(train=np.int64(64))),
+        ok("DirectionTask(noise=np.float64(0.05))", task(noise=np.float64(0.05))),
+        bad("make_splits(train=10**9)", lambda: make_splits(DirectionTask(train=10**9)),
+            "GiB", "available"),
+        bad("make_splits('task')", lambda: make_splits("task"), "DirectionTask", "str"),
+        bad("with_view('reversed')", view("reversed"), "view", "'reversed'"),
+        bad("with_view(seed=-1)", view("shuffled", seed=-1), "seed", "-1"),
+        bad("with_view(fresh_each_visit='no')", view("shuffled", fresh_each_visit="no"),
+            "fresh_each_visit", "'no'"),
+        ok("with_view(seed=np.int64(3))", view("shuffled", seed=np.int64(3))),
+        bad("TrainConfig(lr=nan)", config(lr=NAN), "lr", "nan"),
+        bad("TrainConfig(lr=0)", config(lr=0), "lr", "0"),
+        bad("TrainConfig(weight_decay=inf)", config(weight_decay=INF), "weight_decay", "inf"),
+        bad("TrainConfig(warmup_epochs=-1)", config(warmup_epochs=-1), "warmup_epochs", "-1"),
+        bad("TrainConfig(epochs=0)", config(epochs=0), "epochs", "0"),
+        bad("TrainConfig(batch_size=1.5)", config(batch_size=1.5), "batch_size", "1.5"),
+        bad("TrainConfig(device='tpu')", config(device="tpu"), "device", "'tpu'"),
+        bad("TrainConfig(bn='sync') on CPU", config(bn="sync"), "sync", "CUDA"),
+        bad("TrainConfig(bn='group')", config(bn="group"), "bn", "'group'"),
+        bad("TrainConfig(deterministic='yes')", config(deterministic="yes"), "deterministic",
+            "'yes'"),
+        ok("TrainConfig(lr=np.float64(1e-3))", config(lr=np.float64(1e-3))),
+        bad("train(split smaller than a batch)",
+            lambda: train(made(lambda: r21d_edu.family.family_model("f-r2d"))(),
+                          tiny_splits()["train"], tiny_splits()["val"],
+                          TrainConfig(batch_size=64), progress=False),
+            "fewer than one batch of 64"),
+        bad("load_checkpoint(empty)", lambda: load_checkpoint(damaged_checkpoint("empty")),
+            "cannot be read", "checkpoint-empty.pt"),
+        bad("load_checkpoint(garbage)", lambda: load_checkpoint(damaged_checkpoint("garbage")),
+            "cannot be read", "checkpoint-garbage.pt"),
+        bad("load_checkpoint(a flipped byte)",
+            lambda: load_checkpoint(damaged_checkpoint("flipped")), "checkpoint-flipped.pt",
+            "cannot be read"),
+        bad("spread([])", lambda: stats.spread([]), "spread", "[]"),
+        bad("spread([nan])", lambda: stats.spread([NAN]), "spread", "nan"),
+        bad("paired_difference([1, 2], [1])", lambda: stats.paired_difference([1, 2], [1]),
+            "2 and 1"),
+        bad("paired_difference([1], [1])", lambda: stats.paired_difference([1], [1]),
+            "at least 2 seeds"),
+        ok("paired_difference(numpy arrays)",
+           lambda: stats.paired_difference(np.array([0.9, 0.8]), np.array([0.7, 0.6]))),
+        bad("t_quantile(1.5, 3)", lambda: stats.t_quantile(1.5, 3), "p", "1.5"),
+        bad("t_quantile(0.975, 0)", lambda: stats.t_quantile(0.975, 0), "degrees of freedom",
+            "0"),
+        bad("t_quantile_975(2.0)", lambda: stats.t_quantile_975(2.0), "degrees of freedom",
+            "2.0"),
+        bad("t_cdf(nan, 3)", lambda: stats.t_cdf(NAN, 3), "t", "nan"),
+        bad("holm([])", lambda: stats.holm([]), "holm", "[]"),
+        bad("holm([nan])", lambda: stats.holm([NAN]), "holm", "nan"),
+        bad("required_seeds(nan, 10)", lambda: stats.required_seeds(NAN, 10), "sd", "nan"),
+        bad("required_seeds(20, 0)", lambda: stats.required_seeds(20, 0), "half_width", "0"),
+        bad("required_seeds(assurance=1.5)",
+            lambda: stats.required_seeds(20, 10, assurance=1.5), "assurance", "1.5"),
+        bad("sign_test_p(4, 3)", lambda: stats.sign_test_p(4, 3), "4 of 3"),
+        bad("sign_test_p(1.5, 3)", lambda: stats.sign_test_p(1.5, 3), "wins", "1.5"),
+        bad("Comparison('r4d', ...)",
+            lambda: Comparison("r4d", "r3d", "test_accuracy", "primary", "?"), "r4d"),
+        bad("Comparison(metric='loss')",
+            lambda: Comparison("r3d", "r2d", "loss", "primary", "?"), "metric", "'loss'"),
+        bad("load_trained('r4d')", lambda: load_trained("r4d"), "r4d", "family"),
+        bad("load_trained(folder without manifest)",
+            lambda: load_trained("r3d", folder=weights_folder("empty")), "manifest.json",
+            "trained-empty"),
+        bad("load_trained(damaged manifest)",
+            lambda: load_trained("r3d", folder=weights_folder("damaged-manifest")),
+            "damaged", "manifest.json"),
+        bad("load_trained(foreign manifest)",
+            lambda: load_trained("r3d", folder=weights_folder("foreign-manifest")),
+            "manifest.json", "weights manifest"),
+        bad("run_jobs(workers=0)", lambda: run_jobs(repr, [1], 0), "workers", "0"),
+        bad("run_jobs(workers=True)", lambda: run_jobs(repr, [1], True), "workers", "True"),
+        # the experiment's command line
+        bad("experiment --lr nan", lambda: experiment("--out", str(folder() / "e"), "--lr",
+                                                       "nan"), "nan"),
+        bad("experiment --weight-decay inf",
+            lambda: experiment("--out", str(folder() / "e"), "--weight-decay", "inf"), "inf"),
+        bad("experiment --epochs 0", lambda: experiment("--out", str(folder() / "e"),
+                                                         "--epochs", "0"), "0"),
+        bad("experiment --workers 0", lambda: experiment("--out", str(folder() / "e"),
+                                                          "--workers", "0"), "0"),
+        bad("experiment --threads 0", lambda: experiment("--out", str(folder() / "e"),
+                                                          "--threads", "0"), "0"),
+        bad("experiment --models r4d", lambda: experiment("--out", str(folder() / "e"),
+                                                           "--models", "r4d"), "r4d"),
+        bad("experiment --seeds -1", lambda: experiment("--out", str(folder() / "e"),
+                                                         "--seeds", "-1"), "-1"),
+        bad("experiment --data-seed x", lambda: experiment("--out", str(folder() / "e"),
+                                                            "--data-seed", "x"), "'x'"),
+        bad("experiment --train many", lambda: experiment("--out", str(folder() / "e"),
+                                                           "--train", "many"), "'many'"),
+        bad("experiment --view reversed", lambda: experiment("--out", str(folder() / "e"),
+                                                              "--view", "reversed"),
+            "reversed"),
+        bad("experiment --plan nope", lambda: study_main("experiment", "--out",
+                                                         str(folder() / "e"), "--plan", "nope"),
+            "nope"),
+        bad("experiment --plan confirmatory --models r3d",
+            lambda: study_main("experiment", "--out", str(folder() / "e"), "--plan",
+                               "confirmatory", "--models", "r3d"), "--plan", "--models"),
+        bad("experiment --bn sync on CPU", lambda: experiment("--out", str(folder() / "e"),
+                                                               "--bn", "sync"), "sync", "CUDA"),
+        bad("experiment --device cuda without CUDA",
+            lambda: experiment("--out", str(folder() / "e"), "--device", "cuda"), "cuda"),
+        bad("experiment --train 10**9",
+            lambda: experiment("--out", str(folder() / "e-big"), "--train", "1000000000"),
+            "GiB", "available"),
+        bad("experiment --batch-size 64 (32 clips)",
+            lambda: experiment("--out", str(folder() / "e-batch"), "--batch-size", "64"),
+            "fewer than one batch of 64"),
+        bad("experiment --out inside a file", lambda: experiment("--out", a_file()),
+            "not a writable folder"),
+        bad("experiment --resume on results.json []",
+            lambda: experiment("--resume", "--out", results_folder_holding("list", "[]")),
+            "does not hold results", "list"),
+        bad("experiment --resume on results.json null",
+            lambda: experiment("--resume", "--out", results_folder_holding("null", "null")),
+            "does not hold results", "null"),
+        bad("experiment --resume on results.json without runs",
+            lambda: experiment("--resume", "--out",
+                               results_folder_holding("no-runs", '{"protocol": {}}')),
+            "does not hold results", "runs"),
+        bad("experiment --resume on broken JSON",
+            lambda: experiment("--resume", "--out", results_folder_holding("broken", "{x")),
+            "cannot read", "results.json"),
+        bad("experiment over existing results without --resume",
+            lambda: experiment("--out", results_folder_holding("existing", "{}")),
+            "already holds results", "--resume"),
+        ok("experiment --help", lambda: study_main("experiment", "--help")),
+        # the trade-off study's command line
+        bad("tradeoff --margin nan", lambda: study_main("tradeoff", "--out", str(folder() / "t"),
+                                                        "--margin", "nan"), "nan"),
+        bad("tradeoff --margin -1", lambda: study_main("tradeoff", "--out", str(folder() / "t"),
+                                                       "--margin", "-1"), "-1"),
+        bad("tradeoff --lr inf", lambda: study_main("tradeoff", "--out", str(folder() / "t"),
+                                                    "--lr", "inf"), "inf"),
+        bad("tradeoff --energies 1.5", lambda: study_main("tradeoff", "--out",
+                                                          str(folder() / "t"), "--energies",
+                                                          "1.5"), "1.5"),
+        bad("tradeoff --energies nan", lambda: study_main("tradeoff", "--out",
+                                                          str(folder() / "t"), "--energies",
+                                                          "nan"), "nan"),
+        bad("tradeoff --seeds -1", lambda: study_main("tradeoff", "--out", str(folder() / "t"),
+                                                      "--seeds", "-1"), "-1"),
+        bad("tradeoff --threads 0", lambda: study_main("tradeoff", "--out", str(folder() / "t"),
+                                                       "--threads", "0"), "0"),
+        bad("tradeoff --resume on results.json []",
+            lambda: study_main("tradeoff", "--resume", "--smoke", "--no-progress", "--out",
+                               results_folder_holding("t-list", "[]")), "does not hold results"),
+        ok("tradeoff --help", lambda: study_main("tradeoff", "--help")),
+    ]
+    return cases
+
 
 def all_cases() -> list[Case]:
     return [*layer_cases(), *counting_cases(), *lowrank_cases(), *netfactor_cases(),
             *model_cases(), *weights_cases(), *port_cases(), *video_cases(),
             *kinetics_cases(), *timing_cases(), *fast_cases(), *bench_cases(), *data_cases(),
-            *motion_cases(), *summary_cases(), *widget_cases(), *viz_cases()]
+            *motion_cases(), *summary_cases(), *widget_cases(), *viz_cases(),
+            *training_cases()]
 
 
 CASES = all_cases()
