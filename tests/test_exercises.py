@@ -95,7 +95,7 @@ def test_later_tutorials_register_the_same_way() -> None:
         register("98", 1, prompt="?", hand_in="?", hint="?", solution="answer = 10",
                  check=check, replace=True)
     finally:
-        exercises._REGISTRY.pop("98.1", None)
+        exercises.unregister("98.1")
 
 
 def test_unknown_keys_say_what_exists() -> None:

@@ -7,7 +7,8 @@ Each level imports only from levels below it (README, "Contributing"):
     core (counting, lowrank, ...)    numbers, models, data, timing, training
     viz                              the only place figures are made
     widgets                          ipywidgets wiring over the above
-    command-line tools, exercises    may save figures through viz; never widgets
+    command-line tools               may save figures through viz; never widgets
+    exercises/ (the self-checks)     core: never viz or widgets (a check needs no figure)
 
 So ``import r21d_edu`` stays light: a learner who only counts parameters waits for
 no matplotlib, plotly or ipywidgets.
@@ -25,9 +26,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "r21d_edu"
 
-# Entry points run from a shell, and the tutorials' self-checks: they may draw.
-MAY_DRAW = {"bench", "experiment", "tradeoff", "exercises", "netfactor_exercises",
-            "training_exercises"}
+# Entry points run from a shell: they may draw. The exercises package (r21d_edu/exercises/)
+# is core: its checks never import viz or widgets (test_the_exercises_import_no_figures).
+MAY_DRAW = {"bench", "experiment", "tradeoff"}
 BOTTOM = {"_checks", "_moved", "_tables", "methods"}
 
 
@@ -77,6 +78,18 @@ def test_no_core_module_imports_figures_or_widgets_even_inside_a_function(path: 
                                     "plotly", "ipywidgets")), (
             f"{path.name}:{node.lineno} imports {name}; figures belong in r21d_edu.viz and "
             "widgets in r21d_edu.widgets (give the result a lazy .figure() if it needs one)")
+
+
+def test_the_exercises_import_no_figures_or_widgets() -> None:
+    # The self-checks are a package of one module per tutorial; none of them, nor any
+    # module that registers exercises (r21d_edu/*_exercises.py), may draw.
+    paths = sorted((PACKAGE / "exercises").glob("*.py"))
+    assert len(paths) >= 10 and all(p in core_modules() for p in paths)
+    for path in [*paths, *sorted(PACKAGE.glob("*_exercises.py"))]:
+        for name, node, _ in imported(path):
+            assert not name.startswith(("r21d_edu.viz", "r21d_edu.widgets", "matplotlib",
+                                        "plotly", "ipywidgets")), (
+                f"{path.name}:{node.lineno} imports {name}: an exercise's check needs no figure")
 
 
 @pytest.mark.parametrize("stem", sorted(BOTTOM))

@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 
-from .exercises import Incorrect, register
+from ._base import register
+from .answers import Incorrect
 
 
 def _check_09_1(answer: Any) -> str:
@@ -36,8 +37,8 @@ register(
 
 
 def _right_left_ratio(speed: float) -> float:
-    from .data import moving_shape
-    from .motion import motion_kernels
+    from ..data import moving_shape
+    from ..motion import motion_kernels
 
     clip = moving_shape(frames=12, size=32, velocity=(0, 1)).clip
     pair = motion_kernels(select=["edge moving right", "edge moving left"], speed=speed)

@@ -13,10 +13,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .exercises import Incorrect, register
-from .stats import paired_difference
+from ..stats import paired_difference
+from ._base import register
+from .answers import Incorrect
 
-RESULTS = Path(__file__).resolve().parent.parent / "experiments" / "family" / "results.csv"
+RESULTS = Path(__file__).resolve().parent.parent.parent / "experiments" / "family" / "results.csv"
 
 
 def _committed_difference():
@@ -83,7 +84,7 @@ register(
          "exceeds_noise says whether the interval excludes 0.",
     solution="import csv\n"
              "from r21d_edu.stats import paired_difference\n"
-             "from r21d_edu.training_exercises import RESULTS\n"
+             "from r21d_edu.exercises.t07 import RESULTS\n"
              "rows = list(csv.DictReader(open(RESULTS)))\n"
              "acc = {(r['model'], r['seed']): float(r['test_accuracy']) for r in rows}\n"
              "seeds = sorted(s for m, s in acc if m == 'r3d' and ('r2plus1d', s) in acc)\n"
@@ -120,7 +121,7 @@ register(
 
 
 def _check_07_4(answer: Any) -> str:
-    from .family import family_parameters
+    from ..family import family_parameters
 
     counts = family_parameters()
     expected = counts["r2plus1d"] - counts["r2plus1d-linear"]

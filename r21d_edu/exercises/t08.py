@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .exercises import Incorrect, register
+from ._base import register
+from .answers import Incorrect
 
 __all__: list[str] = []
 
@@ -109,7 +110,7 @@ def _budget_ranks() -> dict[str, int]:
     import torch
     from torch import nn
 
-    from .netfactor import network_profile
+    from ..netfactor import network_profile
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv3d(8, 16, 3, padding=1), nn.ReLU(),
