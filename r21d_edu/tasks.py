@@ -48,6 +48,7 @@ __all__ = [
     "DirectionTask",
     "MotionDirections",
     "make_splits",
+    "object_masks",
     "render_directions",
 ]
 
@@ -173,6 +174,72 @@ def _texture(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
     return smooth / smooth.abs().amax(dim=(1, 2), keepdim=True).clamp_min(1e-6)
 
 
+def _coverage(start: torch.Tensor, velocity: torch.Tensor, extent: torch.Tensor,
+              disc: torch.Tensor, frames: int, size: int) -> torch.Tensor:
+    """The share of each pixel the shape covers in each frame, (n, T, H, W) float64 in [0, 1].
+
+    The one geometry both the rendering and `object_masks` use.
+    """
+    steps = torch.arange(frames, dtype=torch.float64)
+    centres = start[:, None, :] + steps[None, :, None] * velocity[:, None, :]  # (n, T, 2)
+    pixel = torch.arange(size, dtype=torch.float64)
+    # Offsets of each pixel's left/top edge from the centre, on the torus: (n, T, size).
+    rel_y = _wrapped_offset(pixel[None, None, :], centres[..., 0:1], size)
+    rel_x = _wrapped_offset(pixel[None, None, :], centres[..., 1:2], size)
+    half = (extent / 2)[:, None, None]
+    # Square: the exact share of each pixel the square covers (sub-pixel motion stays visible).
+    cover_y = (torch.minimum(rel_y + 1, half) - torch.maximum(rel_y, -half)).clamp(0, 1)
+    cover_x = (torch.minimum(rel_x + 1, half) - torch.maximum(rel_x, -half)).clamp(0, 1)
+    square = cover_y[..., :, None] * cover_x[..., None, :]
+    # Disc: a one-pixel ramp at the rim, measured from each pixel's centre.
+    dist = torch.sqrt((rel_y + 0.5)[..., :, None] ** 2 + (rel_x + 0.5)[..., None, :] ** 2)
+    round_ = (half[..., None] + 0.5 - dist).clamp(0, 1)
+    return torch.where(disc[:, None, None, None], round_, square)
+
+
+def object_masks(truth: dict[str, torch.Tensor], task: DirectionTask | None = None,
+                 coverage: bool = False) -> torch.Tensor:
+    """Where the moving shape is in every frame of every clip: the ground truth of attribution.
+
+    Rendered from the per-clip ``truth`` of `render_directions` (or of a split,
+    ``split.truth``) with the geometry the clips were drawn with, so the mask
+    holds exactly the pixels the shape changes (up to the uint8 rounding of a
+    pixel the shape grazes by a hair).
+
+    Args:
+        truth: ``start``, ``velocity``, ``extent`` and ``disc`` per clip.
+        task: the task the clips came from (frames and size). Default: `DirectionTask()`.
+        coverage: return each pixel's covered share (float in [0, 1]) instead of
+            the mask. Default: False.
+
+    Returns:
+        (n, T, H, W) bool: True where the shape covers any part of the pixel.
+
+    Shape:
+        - output: (n, T, H, W), T = task.frames, H = W = task.size
+
+    Example::
+
+        >>> splits = make_splits(DirectionTask(train=8, val=8, test=8))
+        >>> object_masks(splits["test"].truth).shape
+        torch.Size([8, 8, 32, 32])
+    """
+    task = DirectionTask() if task is None else task
+    if not isinstance(task, DirectionTask):
+        raise TypeError(f"task must be a DirectionTask, got {type(task).__name__}")
+    if not isinstance(truth, dict):
+        raise TypeError(f"truth must be the dict render_directions returns (or split.truth), "
+                        f"got {type(truth).__name__}")
+    missing = [k for k in ("start", "velocity", "extent", "disc") if k not in truth]
+    if missing:
+        raise ValueError(f"truth lacks {', '.join(missing)}; pass the dict render_directions "
+                         f"returns (it has start, velocity, extent, disc), got keys "
+                         f"{sorted(truth)}")
+    alpha = _coverage(truth["start"].double(), truth["velocity"].double(),
+                      truth["extent"].double(), truth["disc"].bool(), task.frames, task.size)
+    return alpha if coverage else alpha > 0
+
+
 def render_directions(
     labels: torch.Tensor, task: DirectionTask, generator: torch.Generator
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -206,21 +273,7 @@ def render_directions(
                * _texture(n, size, generator).double())
     noise_std = task.noise * torch.rand(n, generator=generator).double()
 
-    steps = torch.arange(frames, dtype=torch.float64)
-    centres = start[:, None, :] + steps[None, :, None] * velocity[:, None, :]  # (n, T, 2)
-    pixel = torch.arange(size, dtype=torch.float64)
-    # Offsets of each pixel's left/top edge from the centre, on the torus: (n, T, size).
-    rel_y = _wrapped_offset(pixel[None, None, :], centres[..., 0:1], size)
-    rel_x = _wrapped_offset(pixel[None, None, :], centres[..., 1:2], size)
-    half = (extent / 2)[:, None, None]
-    # Square: the exact share of each pixel the square covers (sub-pixel motion stays visible).
-    cover_y = (torch.minimum(rel_y + 1, half) - torch.maximum(rel_y, -half)).clamp(0, 1)
-    cover_x = (torch.minimum(rel_x + 1, half) - torch.maximum(rel_x, -half)).clamp(0, 1)
-    square = cover_y[..., :, None] * cover_x[..., None, :]
-    # Disc: a one-pixel ramp at the rim, measured from each pixel's centre.
-    dist = torch.sqrt((rel_y + 0.5)[..., :, None] ** 2 + (rel_x + 0.5)[..., None, :] ** 2)
-    round_ = (half[..., None] + 0.5 - dist).clamp(0, 1)
-    alpha = torch.where(disc[:, None, None, None], round_, square)  # (n, T, H, W)
+    alpha = _coverage(start, velocity, extent, disc, frames, size)  # (n, T, H, W)
 
     scene = (background[:, None, None] + texture)[:, None]  # static, (n, 1, H, W)
     frames_ = scene + alpha * contrast[:, None, None, None]
