@@ -132,12 +132,6 @@ class Attribution:
 
         return score_maps(self.maps, masks, self.name)
 
-    def figure(self, clips: torch.Tensor, index: int = 0, **options):
-        """The space-time overlay of clip `index` (`r21d_edu.viz.attribution.overlay_figure`)."""
-        from .viz.attribution import overlay_figure
-
-        return overlay_figure(clips, {self.name: self}, index=index, **options)
-
     def __repr__(self) -> str:
         layer = f", layer={self.layer!r}" if self.layer else ""
         return (f"Attribution({self.method!r}{layer}, maps of shape {tuple(self.maps.shape)}, "

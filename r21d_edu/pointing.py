@@ -26,7 +26,6 @@ Shape:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -178,12 +177,6 @@ class PointingScores:
     def _repr_html_(self) -> str:
         return scores_table([self])
 
-    def figure(self, **options):
-        """The temporal profile plot (`r21d_edu.viz.attribution.profile_figure`)."""
-        from .viz.attribution import profile_figure
-
-        return profile_figure({self.name: self}, **options)
-
 
 def scores_table(scores: list[PointingScores]) -> str:
     """An HTML table of several `PointingScores`, one row each."""
@@ -201,6 +194,4 @@ def score_maps(maps: torch.Tensor, masks: torch.Tensor, name: str = "maps") -> P
     hits = pointing_game(maps, masks)
     profile = temporal_profile(maps)
     share = masks.double().mean(dim=(1, 2, 3))
-    if not math.isfinite(float(energy.sum())):
-        raise ValueError("the scores are not finite; are the maps finite?")
     return PointingScores(str(name), energy, hits, share, profile, effective_frames(profile))

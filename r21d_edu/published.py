@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._checks import check_choice
+
 SOURCE = ("facebookresearch/VMZ, tutorials/models.md (Tran et al. 2018's model zoo): "
           "18 layers, Kinetics-400 from scratch, 16×112×112 clips, one run per network")
 
@@ -56,7 +58,6 @@ def published_gain(metric: str = "video", frames: int = 16) -> float:
         return KINETICS_8_FRAMES_VIDEO["r2plus1d"] - KINETICS_8_FRAMES_VIDEO["r3d"]
     if frames != 16:
         raise ValueError(f"the source reports 8 or 16 frames, got {frames!r}")
-    if metric not in ("clip", "video"):
-        raise ValueError(f"metric must be 'clip' or 'video', got {metric!r}")
+    check_choice(metric, "metric", ("clip", "video"))
     table = KINETICS_16_FRAMES
     return getattr(table["r2plus1d"], metric) - getattr(table["r3d"], metric)
