@@ -351,6 +351,24 @@ class MotionDirections(Dataset):
         return MotionDirections(self.clips, self.labels, view, self.truth, seed,
                                 fresh_each_visit)
 
+    def frame_orders(self, indices: torch.Tensor | list[int]) -> torch.Tensor:
+        """The order the frames of the clips at `indices` are shown in (row i: clip i's).
+
+        The identity for the ``"clip"`` and ``"single_frame"`` views; for
+        ``"shuffled"`` only when each clip has one fixed order
+        (``fresh_each_visit=False``): a fresh order is drawn at every visit otherwise.
+
+        Shape:
+            - output: (N, T) int64
+        """
+        index = torch.as_tensor(indices, dtype=torch.long)
+        if self.view != "shuffled":
+            return torch.arange(self.clips.shape[2]).expand(len(index), -1).clone()
+        if self._fixed_order is None:
+            raise ValueError("this shuffled split draws a fresh order at every visit, so no "
+                             "order is fixed; make it with fresh_each_visit=False")
+        return self._fixed_order[index].clone()
+
     def batch(self, indices: torch.Tensor | list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Clips (float32 in [0, 1]) and labels at `indices`, in the split's view.
 
