@@ -115,3 +115,11 @@ def test_the_solutions_notebook_shows_every_registered_solution() -> None:
         if item.tutorial <= "06":
             assert item.solution_code in sources, f"solutions.ipynb lacks the solution of {item.key}"
             assert f'exercise("{item.key}").check(answer)' in sources
+
+
+def test_a_skeleton_is_shown_as_where_to_start_not_as_the_solution() -> None:
+    coding = exercise("11.1")
+    shown = coding.skeleton()
+    assert str(shown).startswith("Start from:\n") and "raise NotImplementedError()" in str(shown)
+    assert shown._repr_markdown_().startswith("**Start from:**")
+    assert str(coding.solution()).startswith("Solution:\n")

@@ -57,7 +57,7 @@ class Feedback:
     """What `check`, `hint`, `solution` and `predict` return: text that displays as Markdown.
 
     Attributes:
-        kind: ``"check"``, ``"hint"``, ``"solution"`` or ``"prediction"``.
+        kind: ``"check"``, ``"hint"``, ``"solution"``, ``"skeleton"`` or ``"prediction"``.
         text: the message (for a solution, its code).
         correct: for a check, True when the answer passed, False when it did not, and
             None when it was *recorded*: a measurement (a timing) has no right value,
@@ -90,7 +90,7 @@ class Feedback:
             return f"Hint {self.step} of {self.steps}: {self.text}"
         if self.kind == "prediction":
             return f"Prediction: {self.text}"
-        return "Solution:\n" + self.text
+        return f"{self._title()}:\n" + self.text
 
     __repr__ = __str__
 
@@ -103,7 +103,10 @@ class Feedback:
                     + self.text)
         if self.kind == "prediction":
             return "**Prediction:** " + self.text
-        return "**Solution:**\n\n```python\n" + self.text + "\n```"
+        return f"**{self._title()}:**\n\n```python\n" + self.text + "\n```"
+
+    def _title(self) -> str:
+        return "Start from" if self.kind == "skeleton" else "Solution"
 
 
 @dataclass(frozen=True)
@@ -288,7 +291,7 @@ class Exercise:
 
     def skeleton(self) -> Feedback:
         """The code to start from (a coding exercise's skeleton)."""
-        return Feedback("solution", self.skeleton_code)
+        return Feedback("skeleton", self.skeleton_code)
 
     def solve(self) -> Any:
         """Run the solution's code in a fresh namespace and return its ``answer``."""
