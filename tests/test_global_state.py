@@ -112,6 +112,25 @@ def _port_model():
     return made(lambda: r21d_edu.port.PortSpatioTemporalConv(3, 4, 3, padding=1))()
 
 
+def _maps():
+    """Attribution-shaped maps (2, 4, 8, 8), drawn without touching the global RNG."""
+    return torch.rand(2, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+
+
+def _scrubber():
+    from r21d_edu.family import family_model
+    from r21d_edu.widgets import attribution_scrubber
+
+    with torch.random.fork_rng():  # building the model is not what is checked
+        torch.manual_seed(0)
+        model = family_model("r3d").eval()
+    clip = torch.rand(1, 1, 8, 32, 32, generator=torch.Generator().manual_seed(0))
+    scrubber = attribution_scrubber(model, clip, methods=["grad_cam", "integrated_gradients"])
+    scrubber.controls["frame"].value = 3
+    scrubber.controls["method"].value = "integrated_gradients"
+    return scrubber
+
+
 #: One typical call of every public function (name -> call). Results are thrown away.
 CALLS = {
     # layers
@@ -257,6 +276,7 @@ CALLS = {
     "summary.layer_table": lambda: r21d_edu.layer_table(meta_r3d()),
     "compare.compare_layers": lambda: r21d_edu.compare_layers(64, 64, 3, padding=1),
     # viz: argument checks and drawing, on the fixtures above
+    "viz.attribution_volume": lambda: r21d_edu.viz.attribution_volume(_maps()),
     "viz.clip_animation": _viz("clip_animation", clip()),
     "viz.clip_strip": _viz("clip_strip", clip()),
     "viz.cost_surface": _viz("cost_surface", channels=(16, 32)),
@@ -282,6 +302,10 @@ CALLS = {
     "viz.plot_timings": lambda: r21d_edu.viz.plot_timings(
         r21d_edu.time_side_by_side(_variants(), SHAPE, **QUICK)),
     "viz.receptive_field_figure": _viz("receptive_field_figure"),
+    "viz.spacetime_overlay": lambda: r21d_edu.viz.spacetime_overlay(
+        torch.zeros(2, 1, 4, 8, 8), {"a": _maps()}, masks=_maps() > 0.5),
+    "viz.temporal_profile_figure": lambda: r21d_edu.viz.temporal_profile_figure({"a": _maps()}),
+    "widgets.attribution_scrubber": _scrubber,
     "viz.spatial_filters": lambda: r21d_edu.viz.spatial_filters(plain()),
     "viz.temporal_profiles": lambda: r21d_edu.viz.temporal_profiles(plain()),
     "viz.training_curves": lambda: r21d_edu.viz.training_curves(_history()),
@@ -367,7 +391,8 @@ EXEMPT.update({"widgets.timing_explorer": "TimingExplorer, built and driven belo
                "widgets.timing.timing_explorer": "TimingExplorer, built and driven below",
                "widgets.feature_explorer": "FeatureExplorer, built and driven below",
                "widgets.kernels.feature_explorer": "FeatureExplorer, built and driven below",
-               "widgets.layer_explorer": "called above as widgets.layers.layer_explorer"})
+               "widgets.layer_explorer": "called above as widgets.layers.layer_explorer",
+               "widgets.AttributionScrubber": "built and driven by widgets.attribution_scrubber"})
 
 
 def public_names() -> set[str]:

@@ -44,6 +44,7 @@ _register_png_formatter()
 
 # Figure modules import the core modules they draw (counting, lowrank, ...); the core
 # never imports viz, so everything can be imported here without a cycle.
+from .attribution import attribution_volume, spacetime_overlay, temporal_profile_figure  # noqa: E402
 from .clips import ClipAnimation, clip_animation, clip_strip  # noqa: E402
 from .costs import (  # noqa: E402
     cost_sweep_figure,
@@ -77,6 +78,7 @@ __all__ = [
     "METHOD_COLORS",
     "METHOD_LABELS",
     "ClipAnimation",
+    "attribution_volume",
     "clip_animation",
     "clip_strip",
     "cost_surface",
@@ -98,7 +100,9 @@ __all__ = [
     "pareto_figure",
     "plot_timings",
     "receptive_field_figure",
+    "spacetime_overlay",
     "spatial_filters",
+    "temporal_profile_figure",
     "temporal_profiles",
     "training_curves",
     "tuning_curves",
