@@ -41,7 +41,7 @@ def where_text(step: ReshapeStep, follow: str, index: int | tuple[int, int]) -> 
 
     >>> from r21d_edu.reshape_trace import reshape_trace
     >>> where_text(reshape_trace("naive", clips=2, frames=3)[1], "frame", 1)
-    'frame 1: 18 of 36 values, at N·T 1, 4; C 0, 1'
+    'frame 1: 36 of 108 values, at N·T 1, 4; C 0, 1'
     """
     held = step.holds(follow, index)
     name = {"frame": f"frame {index}", "pixel": f"pixel {index}", "channel": f"channel {index}"}
