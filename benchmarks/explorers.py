@@ -4,7 +4,7 @@ Usage (from the repository root, with the package's environment active)::
 
     python benchmarks/explorers.py --baseline 8f79a86 --changes 60
 
-For each explorer (budget, layer, rank, feature maps) it applies the same seeded
+For each explorer (budget, layer, rank, feature maps, scrubber, reshape) it applies the same seeded
 sequence of random control changes to the explorer of the ``--baseline`` commit
 (exported with ``git archive``) and to the one of the working tree, each in its own
 fresh Python process, alternating which goes first, in one run — so both see the
@@ -19,7 +19,8 @@ explorer) — files, not a folder: each folder of ``benchmarks/`` holds one devi
 results of ``python -m r21d_edu.bench``, which tutorial 03 reads.
 Targets (issue 12, on a quiet 2-core machine): budget and layer p95 <= 100 ms,
 rank and feature-map p95 <= 250 ms; issue 19's attribution scrubber (one frame or
-method step; its attributions are computed when it is built, in ``build_ms``) <= 150 ms.
+method step; its attributions are computed when it is built, in ``build_ms``) <= 150 ms; issue
+17's reshape explorer (one step or follow change) <= 100 ms.
 An explorer the baseline does not have yet is timed after only (before: —).
 """
 
@@ -46,6 +47,7 @@ EXPLORERS = {  # name: (module, class, target p95 in ms)
     "rank": ("r21d_edu.widgets.budget", "RankExplorer", 250),
     "feature": ("r21d_edu.widgets.kernels", "FeatureExplorer", 250),
     "scrubber": ("r21d_edu.widgets.attribution", "attribution_scrubber", 150),
+    "reshape": ("r21d_edu.widgets.reshape", "ReshapeExplorer", 100),
 }
 
 
