@@ -59,6 +59,57 @@ WRONG = {
 }
 
 
+
+# Coding exercises: a plausible mistake each, which the check must name by its case.
+def _scrambled_hybrid():
+    """The question's own mistake: a reshape that does not move the axes first."""
+    from torch import nn
+
+    class Scrambled(nn.Module):
+        def __init__(self, in_channels, mid_channels, out_channels, t=3, d=3):
+            super().__init__()
+            self.conv2d = nn.Conv2d(in_channels, mid_channels, d, padding=d // 2, bias=False)
+            self.relu = nn.ReLU()
+            self.conv1d = nn.Conv1d(mid_channels, out_channels, t, padding=t // 2)
+
+        def forward(self, x):
+            n, c, frames, h, w = x.shape
+            middle = self.relu(self.conv2d(x.reshape(n * frames, c, h, w)))
+            out = self.conv1d(middle.reshape(n * h * w, middle.shape[1], frames))
+            return out.reshape(n, -1, frames, h, w)
+
+    return Scrambled
+
+
+def _flipped_frames(x, weight):
+    """Convolution instead of cross-correlation in time: the kernel's slices reversed."""
+    import torch
+    import torch.nn.functional as F
+
+    t = weight.shape[2]
+    return torch.stack([sum(F.conv2d(x[:, :, s + k], weight[:, :, t - 1 - k]) for k in range(t))
+                        for s in range(x.shape[2] - t + 1)], dim=2)
+
+
+WRONG_CODE = {
+    "01.5": _scrambled_hybrid(),
+    "01.6": _flipped_frames,
+}
+WRONG.update(WRONG_CODE)
+
+
+@pytest.mark.parametrize("key", sorted(WRONG_CODE))
+def test_a_wrong_function_is_told_the_case_that_differs(key: str) -> None:
+    text = exercise(key).check(WRONG_CODE[key]).text
+    assert text.startswith("case 1: ") and "differs from" in text
+
+
+@pytest.mark.parametrize("item", [e for e in ALL if e.is_coding], ids=lambda e: e.key)
+def test_a_blank_skeleton_is_told_to_write_its_code(item: Exercise) -> None:
+    feedback = item.check(item.blank())
+    assert feedback.correct is False and "NotImplementedError" in feedback.text
+
+
 @pytest.mark.parametrize("key", sorted(WRONG))
 def test_a_wrong_answer_gets_a_message_not_an_exception(key: str) -> None:
     feedback = exercise(key).check(WRONG[key])
