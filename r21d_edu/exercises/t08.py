@@ -6,10 +6,12 @@ tests run every solution below through its check without opening the notebook.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 from ._base import register
-from .answers import Incorrect
+from .answers import Function, Incorrect, describe
+from .behaviour import draws
 
 __all__: list[str] = []
 
@@ -202,4 +204,126 @@ register(
             answer = float((low(x) - back(x)).abs().max())
     """,
     check=_check_08_4,
+)
+
+
+# --------------------------------------------------------------------------
+# 08.5: the rank that keeps an energy (coding, checked by behaviour)
+# --------------------------------------------------------------------------
+
+RANK_CASES = 6
+
+
+def _rank_cases(seed: int = 805) -> list[tuple[str, Any, float]]:
+    """(label, singular values (descending, float64), energy): random kernels' spectra,
+    energy 1.0, ties, an energy that falls exactly on a rank's share, a concentrated
+    spectrum and a rank-deficient kernel."""
+    import torch
+
+    from ..lowrank import unfold_kernel
+
+    rng = draws(seed)
+    generator = torch.Generator().manual_seed(rng.randrange(2**31))
+
+    def spectrum(shape: tuple[int, ...]) -> Any:
+        return torch.linalg.svdvals(unfold_kernel(
+            torch.randn(shape, generator=generator, dtype=torch.float64)))
+
+    c_out, c_in = rng.randint(3, 6), rng.randint(2, 4)
+    random_kernel = (c_out, c_in, 3, 3, 3)
+    other = (rng.randint(4, 8), rng.randint(2, 4), 3, 3, 3)
+    low = torch.randn(6, 2, generator=generator, dtype=torch.float64) @ torch.randn(
+        2, 12, generator=generator, dtype=torch.float64)   # a rank-2 (6, 12) unfolded kernel
+    cases = [
+        (f"the singular values of a random {random_kernel} kernel", spectrum(random_kernel),
+         round(rng.uniform(0.6, 0.95), 2)),
+        (f"the singular values of a random {other} kernel", spectrum(other), 1.0),
+        ("singular values (2, 2, 1, 1)", torch.tensor([2.0, 2.0, 1.0, 1.0],
+                                                       dtype=torch.float64), 0.4),
+        ("five equal singular values (1, 1, 1, 1, 1)", torch.ones(5, dtype=torch.float64),
+         0.5),
+        ("singular values (10, 1, 0.1, 0.01)", torch.tensor([10.0, 1.0, 0.1, 0.01],
+                                                             dtype=torch.float64), 0.05),
+        ("the 6 singular values of a rank-2 unfolded kernel (6 × 12)",
+         torch.linalg.svdvals(low), 1.0),
+    ]
+    return [(f"case {k + 1}: {label}, energy={energy:g}", values, energy)
+            for k, (label, values, energy) in enumerate(cases)]
+
+
+def _library_rank(values: Any, energy: float) -> int:
+    """What `r21d_edu.netfactor` chooses: `ConvProfile.rank_for` on these singular values."""
+    from ..netfactor import ConvProfile
+
+    profile = ConvProfile("case", 1, 1, (1, 1, 1), (1, 1, 1), False,
+                          tuple(float(v) for v in values))
+    return profile.rank_for(energy)
+
+
+def _check_08_5(rank_for_energy: Any) -> str:
+    from .behaviour import call
+
+    assert len(_rank_cases()) == RANK_CASES
+    for case, values, energy in _rank_cases():
+        want = _library_rank(values, energy)
+        got = call(rank_for_energy, values.clone(), energy, case=case,
+                   what="rank_for_energy(singular_values, energy)")
+        if hasattr(got, "item") and getattr(got, "ndim", 1) == 0:
+            got = got.item()  # a 0-d tensor or a NumPy scalar
+        if isinstance(got, bool) or not isinstance(got, (numbers.Integral, float)) or (
+                isinstance(got, float) and not got.is_integer()):
+            raise Incorrect(f"{case}: rank_for_energy returned {describe(got)}; return the "
+                            "rank as an int")
+        got = int(got)
+        full = len(values)
+        _expect(1 <= got <= full, f"{case}: rank {got} is outside 1 … {full}, the ranks "
+                                  f"{full} singular values allow")
+        if got != want:
+            squares = values.double() ** 2
+            kept = float(squares[:got].sum() / squares.sum())
+            if got > want:
+                raise Incorrect(f"{case}: rank {got} is too large — a smaller rank already "
+                                f"keeps at least {energy:g} of the squared singular values; "
+                                "the exercise asks for the smallest")
+            raise Incorrect(f"{case}: rank {got} is too small — it keeps {kept:.4f} of the "
+                            f"squared singular values, less than the {energy:g} asked")
+    return (f"the same rank as r21d_edu.netfactor on all {RANK_CASES} cases: the energy a "
+            "rank keeps is its share of the squared singular values, and the rank asked for "
+            "is the first whose share reaches the target (with a hair of tolerance, so that "
+            "energy=1.0 is met despite rounding). This is how factorize_network(energy=...) "
+            "chooses M for each layer")
+
+
+register(
+    "08", 5,
+    prompt="Write how `factorize_network(energy=...)` chooses M: `rank_for_energy("
+           "singular_values, energy)` takes the singular values of an unfolded kernel (a 1-D "
+           "float64 tensor, largest first) and an energy share 0 < energy ≤ 1, and returns "
+           "the smallest rank r whose top r singular values keep at least that share of the "
+           "energy, as `r21d_edu.netfactor` defines it.",
+    hand_in="your function rank_for_energy (the function itself, not a call)",
+    hint=["Energy is not the singular values themselves: tutorial 06 measured it as a share "
+          "of their squares. Which share does rank r keep, and which rank is the first to "
+          "reach the target — including when the target falls exactly on a rank's share?",
+          "Square the values, take the running sum over ranks divided by the total, and "
+          "return the first rank (counting from 1) whose share is ≥ energy − 1e-12: the "
+          "hair of tolerance keeps energy=1.0 from failing by rounding."],
+    solution="""
+        import torch
+
+        def rank_for_energy(singular_values, energy):
+            ### BEGIN SOLUTION
+            squares = [float(s) ** 2 for s in singular_values]
+            total, running = sum(squares), 0.0
+            for rank, square in enumerate(squares, start=1):
+                running += square
+                if running / total >= energy - 1e-12:   # a hair of tolerance for energy=1.0
+                    return rank
+            return len(squares)
+            ### END SOLUTION
+
+        answer = rank_for_energy
+    """,
+    check=_check_08_5,
+    expects=Function("a function rank_for_energy(singular_values, energy)"),
 )

@@ -8,12 +8,14 @@ tutorial's "Try it on your own clip" section holds the open-ended ones).
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import torch
 
 from ._base import register
-from .answers import Incorrect
+from .answers import Function, Incorrect, describe
+from .behaviour import draws
 
 
 def _check_09_1(answer: Any) -> str:
@@ -122,4 +124,111 @@ register(
     hint="`read_video` returns (T, H, W, 3) uint8: one byte per value.",
     solution="answer = (16 * 1080 * 1920 * 3, 16 * 112 * 200 * 3)",
     check=_check_09_4,
+)
+
+
+# --------------------------------------------------------------------------
+# 09.5: where sample_clips starts its clips (coding, checked by behaviour)
+# --------------------------------------------------------------------------
+
+START_CASES = 7
+
+
+def _start_cases(seed: int = 905) -> list[tuple[str, tuple[int, int, int, int]]]:
+    """(label, (num_frames, clip_len, stride, step)): drawn videos, and the edges — a
+    video exactly one clip long, a stride longer than the video, stride 1, step > 1, a
+    stride that leaves frames over at the end, and a video too short for one clip."""
+    rng = draws(seed)
+    clip_len = rng.randint(4, 8)
+    drawn = (rng.randint(30, 60), clip_len, rng.randint(2, clip_len), 1)
+    stepped = (rng.randint(30, 50), rng.randint(3, 5), rng.randint(3, 6), 2)
+    params = [drawn, (16, 16, 8, 1), (20, 8, 50, 1), (12, 5, 1, 1), stepped,
+              (29, 6, 7, 1), (9, 5, 2, 3)]
+    cases = []
+    for k, (frames, length, stride, step) in enumerate(params):
+        cases.append((f"case {k + 1}: clip_starts({frames}, clip_len={length}, "
+                      f"stride={stride}, step={step})", (frames, length, stride, step)))
+    return cases
+
+
+def _library_starts(num_frames: int, clip_len: int, stride: int, step: int) -> list[int] | None:
+    """The starts `r21d_edu.video.sample_clips(path, clip_len, stride=, step=)` decodes
+    for a video of `num_frames` frames (its own arithmetic, which the tests hold equal
+    to sample_clips on written videos); None where sample_clips raises ValueError
+    because no clip fits."""
+    span = (clip_len - 1) * step + 1
+    if span > num_frames:
+        return None
+    return list(range(0, num_frames - span + 1, stride))
+
+
+def _check_09_5(clip_starts: Any) -> str:
+    from .behaviour import call
+
+    for case, (frames, length, stride, step) in _start_cases():
+        want = _library_starts(frames, length, stride, step)
+        if want is None:
+            try:
+                got = clip_starts(frames, length, stride, step)
+            except ValueError:
+                continue
+            except NotImplementedError:
+                raise Incorrect(f"{case}: clip_starts raised NotImplementedError — replace "
+                                "the `raise NotImplementedError()` of the skeleton by your "
+                                "code") from None
+            except Exception as error:  # the learner's code: any failure is feedback
+                raise Incorrect(f"{case}: clip_starts raised {type(error).__name__}, not "
+                                "ValueError: a clip that does not fit in the video is a bad "
+                                "value, and sample_clips says so with ValueError") from None
+            raise Incorrect(f"{case}: clip_starts returned {describe(got)}, but no clip of "
+                            "these frames fits in this video: sample_clips raises ValueError "
+                            "there, and so should clip_starts")
+        got = call(clip_starts, frames, length, stride, step, case=case, what="clip_starts")
+        try:
+            starts = [operator.index(s) for s in got]
+        except TypeError:
+            raise Incorrect(f"{case}: clip_starts returned {describe(got)}; return a list of "
+                            "ints, the first frame of each clip") from None
+        if starts == want:
+            continue
+        if len(starts) != len(want):
+            side = "more" if len(starts) > len(want) else "fewer"
+            raise Incorrect(f"{case}: clip_starts gives {len(starts)} starts: {side} clips than "
+                            "sample_clips cuts from this video")
+        first = next(i for i, (a, b) in enumerate(zip(starts, want)) if a != b)
+        raise Incorrect(f"{case}: the number of clips is right, but start {first} "
+                        f"(counting from 0) is {starts[first]}, "
+                        f"{'later' if starts[first] > want[first] else 'earlier'} than the "
+                        "frame sample_clips starts that clip on")
+    return (f"the same starts as sample_clips on all {START_CASES} cases: a clip of clip_len "
+            "frames taken every step-th frame spans (clip_len − 1)·step + 1 frames, so the last "
+            "start is num_frames − span, and the starts run from 0 to it every stride frames; "
+            "frames after the last whole clip are left out")
+
+
+register(
+    "09", 5,
+    prompt="Write where `sample_clips(path, clip_len, stride=stride, step=step)` starts its "
+           "clips: `clip_starts(num_frames, clip_len, stride, step=1)` returns the first frame "
+           "of every clip it cuts from a video of `num_frames` frames, in order, as a list "
+           "of ints, and raises ValueError when not even one clip fits, as sample_clips does.",
+    hand_in="your function clip_starts (the function itself, not a call)",
+    hint=["A clip keeps every step-th frame: how many frames of the video does one clip "
+          "cover from its first frame to its last? The last start must leave that many.",
+          "span = (clip_len − 1)·step + 1; if span > num_frames raise ValueError; otherwise "
+          "the starts are 0, stride, 2·stride, … up to and including num_frames − span "
+          "(Python's range with a stop one past it)."],
+    solution="""
+        def clip_starts(num_frames, clip_len, stride, step=1):
+            ### BEGIN SOLUTION
+            span = (clip_len - 1) * step + 1     # frames one clip covers, first to last
+            if span > num_frames:
+                raise ValueError(f"a clip spans {span} frames; the video has {num_frames}")
+            return list(range(0, num_frames - span + 1, stride))
+            ### END SOLUTION
+
+        answer = clip_starts
+    """,
+    check=_check_09_5,
+    expects=Function("a function clip_starts(num_frames, clip_len, stride, step=1)"),
 )
