@@ -56,6 +56,10 @@ WRONG = {
     "05.1": 8, "05.2": None, "05.3": [], "05.4": 1,
     "06.1": (192, 144), "06.2": {0: 0.0, 0.5: 0.0, 1: 0.0, 2: 0.0}, "06.3": "spatial first",
     "06.4": [],
+    "07.1": (58, 13_680, 13_824), "07.2": True, "07.3": 0.25, "07.4": 2_000,
+    "08.1": (18, 2), "08.2": (144, 589_824), "08.3": {"0": 13, "2": 22}, "08.4": 1e-3,
+    "09.1": 30, "09.2": "shrinks", "09.3": 8, "09.4": (99_532_800, 1_000_000),
+    "11.2": 0.6, "11.3": 1.0, "11.4": "yes",
 }
 
 
@@ -91,9 +95,18 @@ def _flipped_frames(x, weight):
                         for s in range(x.shape[2] - t + 1)], dim=2)
 
 
+def _signed_energy(maps, masks):
+    """Energy pointing without the absolute value: negative evidence cancels positive."""
+    import torch
+
+    inside, total = (maps * masks).sum(dim=(1, 2, 3)), maps.sum(dim=(1, 2, 3))
+    return torch.where(total != 0, inside / total, torch.zeros_like(total))
+
+
 WRONG_CODE = {
     "01.5": _scrambled_hybrid(),
     "01.6": _flipped_frames,
+    "11.1": _signed_energy,
 }
 WRONG.update(WRONG_CODE)
 
