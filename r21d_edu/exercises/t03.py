@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 from ._base import register
 from ._support import expect
-from .answers import Incorrect
+from .answers import Function, Incorrect, describe
+from .behaviour import draws
 
 # ==========================================================================
 # Tutorial 03: timing
@@ -188,3 +190,189 @@ register(
     check=_check_03_4,
 )
 
+
+
+# --------------------------------------------------------------------------
+# 03.5: time a layer correctly (coding, the protocol checked by behaviour)
+# --------------------------------------------------------------------------
+
+#: (threads, warmup, repeats) of each case; the check sets a different thread count first.
+PROTOCOL_CASES = ((1, 2, 3), (2, 3, 5), (1, 1, 1), (3, 4, 2))
+
+
+class _Probe:
+    """What the check hands `time_layer`: a layer, a clock and a synchronize that log."""
+
+    def __init__(self, seed: int) -> None:
+        import torch
+
+        self.events: list[tuple] = []
+        self.rng = draws(seed)
+        self.now = 1000.0 + self.rng.randint(0, 1024) / 64
+        events = self.events
+
+        class ProbeLayer(torch.nn.Module):
+            def forward(self, x):
+                events.append(("call", torch.get_num_threads(), torch.is_grad_enabled()))
+                return x * 2
+
+        self.layer = ProbeLayer()
+
+    def clock(self) -> float:
+        # exact binary fractions, so that a difference of two reads is exact
+        self.now += self.rng.randint(1, 64) / 1024
+        self.events.append(("read", self.now))
+        return self.now
+
+    def synchronize(self) -> None:
+        self.events.append(("sync",))
+
+
+def _protocol(events: list[tuple], case: str, threads: int, warmup: int,
+              repeats: int) -> list[float]:
+    """Walk the log in order; raise at the first step of the protocol that is wrong, and
+    return the clock's difference around each timed call."""
+    calls = reads = 0
+    pending = None  # the number of a call not yet followed by a synchronize()
+    last_read: float | None = None
+    in_interval: list[int] = []
+    timed: list[float] = []
+    for event in events:
+        if event[0] == "call":
+            calls += 1
+            _, running, grad = event
+            expect(running == threads,
+                   f"{case}: call {calls} ran with {running} thread(s); threads={threads} asks "
+                   "for that many during every call (torch.set_num_threads)")
+            expect(not grad, f"{case}: call {calls} ran with gradients enabled — time under "
+                             "torch.inference_mode() (or torch.no_grad()), as inference runs")
+            pending = calls
+            in_interval.append(calls)
+        elif event[0] == "sync":
+            pending = None
+        else:
+            reads += 1
+            if reads == 1:
+                expect(calls > 0 or warmup == 0,
+                       f"{case}: call 1 was timed before any warm-up call: run warmup={warmup} "
+                       "untimed calls before the first clock read")
+                expect(calls >= warmup,
+                       f"{case}: only {calls} untimed call(s) ran before the first clock read; "
+                       f"warmup={warmup} asks for {warmup}")
+            expect(pending is None,
+                   f"{case}: clock read {reads} came right after call {pending} with no "
+                   "synchronize() between them: the clock was read before synchronize(), "
+                   "so on a GPU it would stop while the call's kernels are still queued")
+            if reads > 1:
+                if len(in_interval) > 1:
+                    raise Incorrect(f"{case}: calls {in_interval[0]} to {in_interval[-1]} ran "
+                                    f"between clock reads {reads - 1} and {reads}: time one "
+                                    "call per sample")
+                if in_interval:
+                    assert last_read is not None
+                    timed.append(event[1] - last_read)
+            last_read, in_interval = event[1], []
+    expect(reads > 0, f"{case}: the `clock` handed to time_layer was never read — read the "
+                      "time with clock(), not with a clock of your own")
+    expect(not in_interval,
+           f"{case}: call {calls} ran after the last clock read, so no sample timed it")
+    expect(len(timed) == repeats,
+           f"{case}: {len(timed)} call(s) were timed (between two clock reads); "
+           f"repeats={repeats} asks for {repeats}")
+    return timed
+
+
+def _check_03_5(time_layer: Any) -> str:
+    import torch
+
+    from .behaviour import call, same_number
+
+    for k, (threads, warmup, repeats) in enumerate(PROTOCOL_CASES):
+        case = f"case {k + 1}: threads={threads}, warmup={warmup}, repeats={repeats}"
+        before = threads + 1 if threads < 3 else 1
+        probe = _Probe(350 + k)
+        torch.set_num_threads(before)
+        clip = torch.zeros(1, 2, 3, 4, 4)
+        times = call(functools.partial(time_layer, threads=threads, warmup=warmup,
+                                       repeats=repeats, clock=probe.clock,
+                                       synchronize=probe.synchronize), probe.layer, clip,
+                     case=case, what="time_layer")
+        timed = _protocol(probe.events, case, threads, warmup, repeats)
+        after = torch.get_num_threads()
+        expect(after == before,
+               f"{case}: after time_layer returned, torch.get_num_threads() is {after}, not the "
+               f"{before} it was before the call: set the caller's setting back (try/finally)")
+        if isinstance(times, torch.Tensor):
+            times = times.tolist()
+        expect(isinstance(times, (list, tuple)) and len(times) == repeats,
+               f"{case}: time_layer returned {describe(times)}; hand back a list of "
+               f"repeats={repeats} per-call times")
+        for i, (got, want) in enumerate(zip(times, timed)):
+            try:
+                value = float(got)
+            except (TypeError, ValueError):
+                value = math.nan
+            if math.isfinite(value) and want and abs(value / want - 1000) < 1e-6:
+                raise Incorrect(f"{case}: time {i + 1} is 1000 × the clock's difference "
+                                "around its call: return seconds, as the clock gives them")
+            same_number(got, want, case=case, what=f"time {i + 1}",
+                        reference=f"the clock's difference around timed call {i + 1} (the "
+                                  "read after it minus the read before it)")
+    return (f"the protocol holds on all {len(PROTOCOL_CASES)} cases: warm-up calls before the "
+            "first clock read, synchronize() after every call before the clock is read, one "
+            "call per sample, the threads asked for during the calls and the caller's setting "
+            "back afterwards, no autograd, and times in seconds straight from the clock")
+
+
+register(
+    "03", 5,
+    prompt="Write `time_layer(layer, clip, *, threads, warmup, repeats, clock, synchronize)`: "
+           "it runs `layer(clip)` `warmup` times untimed, then `repeats` times, each call "
+           "timed on its own with `clock()` (seconds), and returns the list of the `repeats` "
+           "per-call times — avoiding the three pitfalls: warm up first, call `synchronize()` "
+           "after the work and before each clock read, use `threads` threads during the calls "
+           "(and give the caller back its own setting), and time inference without autograd.",
+    hand_in="your function time_layer (the function itself, not a call)",
+    hint=["The check hands in a layer, a clock and a synchronize that log every call, so it "
+          "sees the order of your steps: which calls came before the first clock read, whether "
+          "synchronize() came between each call and the clock read after it, how many threads "
+          "and whether autograd were on during each call, and the threads after you return.",
+          "Remember torch.get_num_threads(), then torch.set_num_threads(threads) and, in "
+          "try/finally, set it back. Inside torch.inference_mode(): warmup calls, then "
+          "synchronize(); then for each repeat: start = clock(), layer(clip), synchronize(), "
+          "append clock() - start."],
+    solution="""
+        import time
+        import torch
+
+        def no_sync():
+            \"\"\"On a CPU a call returns when its work is done: nothing to wait for.\"\"\"
+
+        def time_layer(layer, clip, *, threads, warmup=3, repeats=10, clock=time.perf_counter,
+                       synchronize=no_sync):
+            \"\"\"Per-call seconds of `repeats` calls of layer(clip), after `warmup` calls.\"\"\"
+            ### BEGIN SOLUTION
+            callers_threads = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                with torch.inference_mode():
+                    for _ in range(warmup):
+                        layer(clip)
+                    synchronize()
+                    times = []
+                    for _ in range(repeats):
+                        start = clock()
+                        layer(clip)
+                        synchronize()
+                        times.append(clock() - start)
+            finally:
+                torch.set_num_threads(callers_threads)
+            return times
+            ### END SOLUTION
+
+        answer = time_layer
+    """,
+    check=_check_03_5,
+    expects=Function("a function time_layer(layer, clip, *, threads, warmup, repeats, clock, "
+                     "synchronize)"),
+)
