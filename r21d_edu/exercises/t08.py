@@ -10,7 +10,16 @@ import numbers
 from typing import Any
 
 from ._base import register
-from .answers import Function, Incorrect, describe
+from .answers import (
+    Anything,
+    Function,
+    Incorrect,
+    Int,
+    MappingOf,
+    Number,
+    TupleOf,
+    describe,
+)
 from .behaviour import draws
 
 __all__: list[str] = []
@@ -21,11 +30,8 @@ def _expect(condition: bool, message: str) -> None:
         raise Incorrect(message)
 
 
-def _pair(answer: Any, what: str) -> tuple[int, int]:
-    if not isinstance(answer, (tuple, list)) or len(answer) != 2 \
-            or not all(isinstance(a, int) and not isinstance(a, bool) for a in answer):
-        raise Incorrect(f"hand in a pair of ints {what}, got {answer!r}")
-    return int(answer[0]), int(answer[1])
+def _side(got: float, want: float, large: str = "too large", small: str = "too small") -> str:
+    return large if got > want else small
 
 
 # --------------------------------------------------------------------------
@@ -33,14 +39,33 @@ def _pair(answer: Any, what: str) -> tuple[int, int]:
 # --------------------------------------------------------------------------
 
 
+def _r3d_conv_counts() -> tuple[int, int]:
+    import torch
+    from torch import nn
+
+    from ..models import r3d_18
+    from ..netfactor import is_eligible
+
+    with torch.device("meta"):
+        convs = [m for m in r3d_18().modules() if isinstance(m, nn.Conv3d)]
+    factorized = sum(is_eligible(m) for m in convs)
+    return factorized, len(convs) - factorized
+
+
 def _check_08_1(answer: Any) -> str:
-    replaced, kept = _pair(answer, "(Conv3d factorized, Conv3d kept)")
-    _expect(replaced + kept == 20, f"R3D-18 has 20 Conv3d (the stem, 16 in the blocks, 3 "
-                                   f"shortcuts); {replaced} + {kept} = {replaced + kept}")
-    _expect(replaced == 17, f"the stem's 3×7×7 and the 16 block convs of 3×3×3 have t > 1 and "
-                            f"d > 1: 17 are factorized, not {replaced}")
-    return ("17 factorized, 3 kept: the shortcuts of layer2-4 are 1×1×1 convs, with nothing "
-            "to split between space and time")
+    replaced, kept = answer
+    want_replaced, want_kept = _r3d_conv_counts()
+    total, want_total = replaced + kept, want_replaced + want_kept
+    _expect(total == want_total,
+            f"{replaced} + {kept} = {total} Conv3d in all is {_side(total, want_total)}: count "
+            "every nn.Conv3d of r3d_18().modules() — the stem's, the blocks' and the "
+            "shortcuts'")
+    _expect(replaced == want_replaced,
+            f"the total is right, but {replaced} factorized is {_side(replaced, want_replaced)}"
+            ": a conv is replaced when its kernel is t×d×d with t > 1 and d > 1 — look at "
+            "each conv's kernel_size, the shortcuts' too")
+    return (f"{want_replaced} factorized, {want_kept} kept: the shortcuts of layer2-4 are "
+            "1×1×1 convs, with nothing to split between space and time")
 
 
 register(
@@ -48,8 +73,10 @@ register(
     prompt="How many of R3D-18's `nn.Conv3d` does `factorize_network` replace, and how many "
            "does it keep as they are?",
     hand_in="a pair (factorized, kept)",
-    hint="`r21d_edu.netfactor.is_eligible(module)` says whether a module would be replaced; "
-         "count the `nn.Conv3d` of `r3d_18().modules()` with and without it.",
+    hint=["Not every Conv3d has both a time extent and a space extent to split: which kernels "
+          "of R3D-18 are t×d×d with t > 1 and d > 1?",
+          "`r21d_edu.netfactor.is_eligible(module)` says whether a module would be replaced; "
+          "count the `nn.Conv3d` of `r3d_18().modules()` with and without it."],
     solution="""
         from torch import nn
         from r21d_edu import r3d_18
@@ -60,6 +87,7 @@ register(
         answer = (factorized, len(convs) - factorized)   # (17, 3)
     """,
     check=_check_08_1,
+    expects=TupleOf(("factorized", Int(minimum=0)), ("kept", Int(minimum=0))),
 )
 
 
@@ -69,16 +97,22 @@ register(
 
 
 def _check_08_2(answer: Any) -> str:
-    full, params = _pair(answer, "(full rank, parameters at full rank)")
-    _expect(full == 384, f"layer2's unfolded kernel is (128·3) × (128·9) = 384 × 1,152, so "
-                         f"the full rank is min(384, 1152) = 384, not {full}")
-    expected = 384 * (128 * 9 + 128 * 3)
-    _expect(params == expected, f"each intermediate channel costs C_in·d² + C_out·t = 128·9 + "
-                                f"128·3 = 1,536 weights, so 384 of them cost {expected:,}, "
-                                f"not {params:,}")
-    return (f"{expected:,} weights against the 3D conv's 442,368 (133 %): an exact (2+1)D "
-            "copy is larger than the 3D conv, so a factorization only saves parameters below "
-            "M = 442,368 / 1,536 = 288 — the paper's M")
+    full, params = answer
+    c, t, d = 128, 3, 3
+    want_full = min(c * t, c * d * d)
+    _expect(full == want_full,
+            f"a full rank of {full} is {_side(full, want_full)}: the unfolded kernel is "
+            "(C_out·t) × (C_in·d·d), and its rank is at most its smaller side — a random "
+            "kernel reaches that bound")
+    per_channel = c * d * d + c * t
+    expected = want_full * per_channel
+    _expect(params == expected,
+            f"the full rank is right, but {params:,} weights are {_side(params, expected)}: "
+            "each intermediate channel is one spatial kernel C_in×d×d and one temporal kernel "
+            "C_out×t, and the full-rank layer has as many channels as the rank")
+    return (f"({want_full}, {expected:,}): {expected:,} weights against the 3D conv's 442,368 "
+            "(133 %): an exact (2+1)D copy is larger than the 3D conv, so a factorization "
+            "only saves parameters below M = 442,368 / 1,536 = 288 — the paper's M")
 
 
 register(
@@ -86,9 +120,11 @@ register(
     prompt="Take a 3×3×3 conv from 128 to 128 channels (R3D-18's layer2). What is its full "
            "rank, and how many weights does its exact (full-rank) (2+1)D layer have?",
     hand_in="a pair (full rank, weights of the full-rank (2+1)D layer, no bias)",
-    hint="One intermediate channel is one spatial kernel C_in×d×d plus one temporal kernel "
-         "C_out×t; `network_profile` of a one-conv network shows `full_rank` and "
-         "`params_at(rank)`.",
+    hint=["The exact (2+1)D layer has as many intermediate channels as the unfolded kernel's "
+          "rank. How is the kernel unfolded (tutorial 06), and what does one channel cost?",
+          "Unfold as (C_out·t) × (C_in·d·d): the full rank is the smaller side; one "
+          "intermediate channel costs C_in·d² + C_out·t weights. `network_profile` of a "
+          "one-conv network shows `full_rank` and `params_at(rank)`."],
     solution="""
         import torch
         from torch import nn
@@ -100,6 +136,7 @@ register(
         answer = (layer.full_rank, layer.params_at(layer.full_rank))   # (384, 589824)
     """,
     check=_check_08_2,
+    expects=TupleOf(("full rank", Int(minimum=1)), ("weights", Int(minimum=1))),
 )
 
 
@@ -136,11 +173,15 @@ _BUDGET_SETUP = """
 
 def _check_08_3(answer: Any) -> str:
     expected = _budget_ranks()
-    if not isinstance(answer, dict):
-        raise Incorrect(f"hand in a dict layer name -> M like {{'0': 5, '2': 9}}, got {answer!r}")
-    _expect(set(answer) == set(expected), f"the two convs are named {sorted(expected)} (their "
-                                          f"positions in the Sequential), got {sorted(answer)}")
-    _expect(answer == expected, f"with budget=0.5 the plan gives {expected}, not {answer}")
+    given = {str(k): v for k, v in answer.items()}
+    _expect(set(given) == set(expected),
+            f"the two convs are named {sorted(expected)} (their positions in the Sequential), "
+            f"got {sorted(given)}")
+    for name in sorted(expected):
+        _expect(given[name] == expected[name],
+                f"layer {name!r}: M = {given[name]} is {_side(given[name], expected[name])} "
+                "for budget=0.5 — the plan gives each channel to the layer whose next singular "
+                "value buys the most energy share per weight, until half the weights are spent")
     return (f"M = {expected}: each channel goes where it buys the most energy share per "
             "weight, so the layer whose energy sits in few directions needs fewer channels")
 
@@ -151,9 +192,10 @@ register(
            "(`budget=0.5`). Which M does each conv get? Set up the network with the code in "
            "the hint.",
     hand_in="a dict layer name -> M (the report's `ranks`)",
-    hint="Build the network as in the solution's first lines, then "
-         "`network_profile(net).plan(budget=0.5).ranks`."
-         + _BUDGET_SETUP.replace("\n        ", "\n"),
+    hint=["Set up the network with the code below, then let the library share the budget "
+          "out: which of its functions profiles a network and plans its ranks?"
+          + _BUDGET_SETUP.replace("\n        ", "\n"),
+          "`network_profile(net).plan(budget=0.5).ranks`."],
     solution=_BUDGET_SETUP + """
         from r21d_edu import network_profile
 
@@ -162,6 +204,8 @@ register(
         answer = report.ranks
     """,
     check=_check_08_3,
+    expects=MappingOf(Anything("a layer name"), Int(minimum=1),
+                      "a dict layer name -> M, like {'0': 5, '2': 9}"),
 )
 
 
@@ -171,9 +215,6 @@ register(
 
 
 def _check_08_4(answer: Any) -> str:
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        raise Incorrect(f"hand in the largest absolute difference as a float, got {answer!r}")
-    _expect(answer >= 0, f"a largest absolute difference is >= 0, got {answer}")
     _expect(answer < 1e-9, f"{answer:.3g} is too large for float64: composing a linear (2+1)D "
                            "layer gives the same function; did you compare against the "
                            "original network instead of the factorized one, or run in float32?")
@@ -204,6 +245,7 @@ register(
             answer = float((low(x) - back(x)).abs().max())
     """,
     check=_check_08_4,
+    expects=Number(minimum=0.0),
 )
 
 

@@ -14,14 +14,21 @@ from typing import Any
 import torch
 
 from ._base import register
-from .answers import Function, Incorrect, describe
+from .answers import Choice, Function, Incorrect, Int, TupleOf, describe
 from .behaviour import draws
 
 
+def _side(got: float, want: float) -> str:
+    return "too many" if got > want else "too few"
+
+
 def _check_09_1(answer: Any) -> str:
-    if answer != 21:
-        raise Incorrect(f"expected 21: the keyframes sit at frames 0, 30, 60, 90, so the reader "
-                        f"seeks to 90 and decodes 90-110, 21 frames; got {answer!r}")
+    keyframe = (95 // 30) * 30
+    want = 110 - keyframe + 1
+    if answer != want:
+        raise Incorrect(f"{answer} frames is {_side(answer, want)}: the decoder starts at the "
+                        "last keyframe at or before frame 95 and decodes every frame from there "
+                        "to the last frame it returns, no further")
     return ("21 frames for a 16-frame clip: the 5 frames from the keyframe (90) to the clip's "
             "start are the price of seeking; reading from the start would decode 111")
 
@@ -32,9 +39,11 @@ register(
            "60, ...). How many frames does `read_video(path, start_frame=95, end_frame=111)` "
            "decode to return frames 95-110?",
     hand_in="an int: the frames decoded (what `VideoClip.decoded` reports)",
-    hint="A decoder can only start at a keyframe: find the last one at or before frame 95.",
+    hint=["A decoder can only start at a keyframe: find the last one at or before frame 95.",
+          "Count the frames from that keyframe to frame 110, both included."],
     solution="keyframe = (95 // 30) * 30   # 90\nanswer = 110 - keyframe + 1",
     check=_check_09_1,
+    expects=Int(minimum=0),
 )
 
 
@@ -53,8 +62,9 @@ def _check_09_2(answer: Any) -> str:
     slow, fast = _right_left_ratio(1.0), _right_left_ratio(2.0)
     expected = "grows" if fast > slow else "shrinks"
     if answer != expected:
-        raise Incorrect(f"expected {expected!r}: the ratio is {slow:.2f} with speed=1.0 kernels "
-                        f"and {fast:.2f} with speed=2.0; got {answer!r}")
+        raise Incorrect(f"not what these kernels do on this clip: {answer!r} is a guess to "
+                        "test — compute the RMS of each of the two output channels for both "
+                        "speeds and compare the two ratios")
     return (f"it {expected}, {slow:.2f} → {fast:.2f}: the faster pair tells the directions "
             "of this 1 px/frame motion apart better than the pair tuned to its speed — tuned "
             "to a speed is not the same as most selective at it (tutorial 05's tuning curves)")
@@ -67,8 +77,11 @@ register(
            "for `motion_kernels(..., speed=1.0)` and for `speed=2.0`. Does the ratio grow or "
            "shrink with the faster kernels? Predict first.",
     hand_in="'grows' or 'shrinks'",
-    hint="motion_kernels(select=['edge moving right', 'edge moving left'], speed=s) is a "
-         "1 -> 2 channel layer; take the RMS of each output channel.",
+    hint=["A kernel tuned to a speed is not necessarily the most selective at it: measure "
+          "rather than guess.",
+          "motion_kernels(select=['edge moving right', 'edge moving left'], speed=s) is a "
+          "1 -> 2 channel layer; take the RMS of each output channel over (N, T, H, W) and "
+          "divide right by left, for s = 1.0 and 2.0."],
     solution="import torch\n"
              "from r21d_edu import moving_shape\n"
              "from r21d_edu.motion import motion_kernels\n"
@@ -82,13 +95,16 @@ register(
              "    ratios.append(float(rms[0] / rms[1]))\n"
              "answer = 'grows' if ratios[1] > ratios[0] else 'shrinks'",
     check=_check_09_2,
+    expects=Choice("grows", "shrinks"),
 )
 
 
 def _check_09_3(answer: Any) -> str:
-    if answer != 7:
-        raise Incorrect(f"expected 7: clips start at frames 0, 8, ..., 48, the last start "
-                        f"that leaves 16 frames before frame 64; got {answer!r}")
+    want = (64 - 16) // 8 + 1
+    if answer != want:
+        raise Incorrect(f"{answer} clips is {_side(answer, want)}: clips start at frame 0 and "
+                        "every 8 frames after it, as long as 16 frames still fit before the "
+                        "video ends")
     return "7 clips, starting every 8 frames: (64 − 16) / 8 + 1; neighbours overlap by half"
 
 
@@ -97,21 +113,23 @@ register(
     prompt="How many clips does `sample_clips(path, clip_len=16, stride=8)` cut from a video of "
            "64 frames?",
     hand_in="an int",
-    hint="A clip needs 16 frames; starts are 8 frames apart, beginning at frame 0.",
+    hint=["A clip needs 16 frames; starts are 8 frames apart, beginning at frame 0.",
+          "The last start leaves 16 frames: 64 − 16. Count the starts 0, 8, … up to it."],
     solution="frames, clip_len, stride = 64, 16, 8\n"
              "answer = (frames - clip_len) // stride + 1",
     check=_check_09_3,
+    expects=Int(minimum=0),
 )
 
 
 def _check_09_4(answer: Any) -> str:
-    if not isinstance(answer, tuple) or len(answer) != 2:
-        raise Incorrect(f"hand in a tuple (bytes at full size, bytes with size=(112, 200)), "
-                        f"got {answer!r}")
     full, small = 16 * 1080 * 1920 * 3, 16 * 112 * 200 * 3
-    if answer != (full, small):
-        raise Incorrect(f"expected ({full:,}, {small:,}): T·H·W·3 uint8 bytes; got "
-                        f"({answer[0]!r}, {answer[1]!r})")
+    for what, got, want in (("the bytes at full size", answer[0], full),
+                            ("the bytes with size=(112, 200)", answer[1], small)):
+        if got != want:
+            side = "too many" if got > want else "too few"
+            raise Incorrect(f"{what}: {got:,} is {side} — frames are (T, H, W, 3) uint8, one "
+                            "byte per value")
     return (f"{full / 2**20:.1f} MiB against {small / 2**20:.2f} MiB: resizing while decoding "
             f"keeps {full // small}× less in memory")
 
@@ -121,9 +139,11 @@ register(
     prompt="16 frames of a 1920×1080 video, as uint8 RGB: how many bytes do they take as "
            "decoded, and how many when read with `size=(112, 200)`?",
     hand_in="a tuple of two ints (bytes at full size, bytes resized)",
-    hint="`read_video` returns (T, H, W, 3) uint8: one byte per value.",
+    hint=["`read_video` returns (T, H, W, 3) uint8: one byte per value.",
+          "Multiply T·H·W·3 with H, W = 1080, 1920 and then 112, 200."],
     solution="answer = (16 * 1080 * 1920 * 3, 16 * 112 * 200 * 3)",
     check=_check_09_4,
+    expects=TupleOf(("bytes at full size", Int(minimum=0)), ("bytes resized", Int(minimum=0))),
 )
 
 
