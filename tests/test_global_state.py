@@ -379,7 +379,7 @@ EXEMPT = {
 }
 
 EXPLORERS = ("BudgetExplorer", "RankExplorer", "LayerExplorer", "TimingExplorer",
-             "FeatureExplorer", "FactorizationExplorer")
+             "FeatureExplorer", "FactorizationExplorer", "ReshapeExplorer")
 EXEMPT.update({f"widgets.{name}": "built and driven by test_explorers_leave_the_state_alone"
                for name in EXPLORERS})
 EXEMPT.update({f"widgets.{m}.{name}": "built and driven by test_explorers_leave_the_state_alone"
@@ -392,6 +392,7 @@ EXEMPT.update({"widgets.timing_explorer": "TimingExplorer, built and driven belo
                "widgets.feature_explorer": "FeatureExplorer, built and driven below",
                "widgets.kernels.feature_explorer": "FeatureExplorer, built and driven below",
                "widgets.layer_explorer": "called above as widgets.layers.layer_explorer",
+               "widgets.reshape_explorer": "ReshapeExplorer, built and driven below",
                "widgets.AttributionScrubber": "built and driven by widgets.attribution_scrubber"})
 
 

@@ -5,9 +5,10 @@ from .budget import BudgetExplorer, RankExplorer
 from .factorize import FactorizationExplorer
 from .kernels import FeatureExplorer, feature_explorer
 from .layers import LayerExplorer, layer_explorer
+from .reshape import ReshapeExplorer, reshape_explorer
 from .timing import TimingExplorer, timing_explorer
 
 __all__ = ["AttributionScrubber", "attribution_scrubber", "BudgetExplorer", "RankExplorer",
-           "LayerExplorer", "layer_explorer",
+           "LayerExplorer", "layer_explorer", "ReshapeExplorer", "reshape_explorer",
            "TimingExplorer", "timing_explorer", "FeatureExplorer", "feature_explorer",
            "FactorizationExplorer"]
