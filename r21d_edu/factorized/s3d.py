@@ -70,7 +70,8 @@ class S3DConv(FactorizedConv):
 
 class S3DGConv(S3DConv):
     r"""S3D-G: S3D's separable conv followed by feature gating,
-    ``z = T(ReLU(BN(S(x))))``, ``y = sigmoid(W · mean_{T,H,W}(z) + b) ⊙ z``.
+    ``y = σ(W·pool(z) + b) ⊙ z`` with ``z = T(ReLU(BN(S(x))))`` and ``pool`` the mean
+    over T, H and W.
 
     The gate (`FeatureGate`) adds ``C_out² + C_out`` parameters (64 -> 64, 3x3x3:
     49,152 + 4,096 + 64 = 53,312) and ``N·C_out²`` MACs. It is never linear: the gate
