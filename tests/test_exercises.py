@@ -42,8 +42,11 @@ def test_every_exercise_of_a_tutorial_is_registered(tutorial: str) -> None:
 @pytest.mark.parametrize("item", ALL, ids=[e.key for e in ALL])
 def test_the_solution_passes_its_check(item: Exercise) -> None:
     feedback = item.check(item.solve())
-    assert feedback.correct, str(feedback)
-    assert str(feedback).startswith("✓ Correct.")
+    if item.measured:  # a timing has no right value: it is recorded, never "correct"
+        assert feedback.recorded and str(feedback).startswith("● Recorded."), str(feedback)
+    else:
+        assert feedback.correct, str(feedback)
+        assert str(feedback).startswith("✓ Correct.")
     assert item.hint().text and "answer" in item.solution().text
 
 
@@ -176,9 +179,34 @@ def test_the_solutions_notebook_shows_every_registered_solution() -> None:
     sources = [c.source.removeprefix("# NBVAL_IGNORE_OUTPUT\n") for c in notebook.cells
                if c.cell_type == "code"]
     for item in all_exercises():
-        if item.tutorial <= "06":
-            assert item.solution_code in sources, f"solutions.ipynb lacks the solution of {item.key}"
-            assert f'exercise("{item.key}").check(answer)' in sources
+        assert item.solution_code in sources, f"solutions.ipynb lacks the solution of {item.key}"
+        assert f'exercise("{item.key}").check(answer)' in sources
+
+
+def test_the_solutions_notebook_is_written_from_the_registry() -> None:
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "make_solutions.py"
+    run = subprocess.run([sys.executable, str(script), "--check"], capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_timings_are_recorded_and_compared_with_the_prediction() -> None:
+    from r21d_edu.exercises._base import _PREDICTIONS
+
+    item = exercise("03.1")
+    _PREDICTIONS.pop(item.key, None)
+    try:
+        assert "made no prediction" in item.check(1.7).text
+        assert not item.check(1.7).correct and item.check(1.7).recorded
+        item.predict("slower")
+        assert "here they were faster" in item.check(1.7).text
+        item.predict("faster")
+        assert "that held here" in item.check(1.7).text
+    finally:
+        _PREDICTIONS.pop(item.key, None)
 
 
 def test_a_skeleton_is_shown_as_where_to_start_not_as_the_solution() -> None:

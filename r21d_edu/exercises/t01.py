@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from ._base import register
+from ._base import Prediction, register
 from ._support import as_int_tuple, expect
-from .answers import Function, Incorrect, ModuleClass
+from .answers import DictOf, Function, Incorrect, ModuleClass, Number, Ranking
 from .behaviour import draws
 
 # ==========================================================================
@@ -118,21 +117,26 @@ register(
 _NET_NAMES = ("Conv3d net", "Conv2d + Conv1d net", "(2+1)D net")
 
 
-def _check_01_4(answer: Any) -> str:
-    expect(isinstance(answer, dict) and set(answer) == set(_NET_NAMES),
-            f"hand in a dict of medians in ms with the keys {list(_NET_NAMES)}, got {answer!r}")
-    values = {k: float(v) for k, v in answer.items()}
-    expect(all(math.isfinite(v) and v > 0 for v in values.values()),
-            f"every median must be a positive number of milliseconds, got {values}")
-    order = " < ".join(sorted(values, key=values.get))
+def _check_01_4(answer: dict) -> str:
+    order = " < ".join(sorted(answer, key=answer.get))
     return (f"with one thread, fastest first: {order}. There is no single right order: it "
             "depends on the CPU, the PyTorch build and the load. Compare it with your "
-            "all-threads run — if the order changed, the kernels scale differently with threads")
+            "all-threads run — if the order changed, the kernels scale differently with threads.")
+
+
+def _compare_01_4(predicted: tuple[str, ...], measured: dict) -> str:
+    order = tuple(sorted(measured, key=measured.get))
+    if predicted == order:
+        return "Your prediction of the order held on this machine."
+    first = next(i for i, (a, b) in enumerate(zip(predicted, order)) if a != b)
+    return (f"You predicted {' < '.join(predicted)}; the measurement differs from place "
+            f"{first + 1} on. What did your prediction assume that this CPU does not do?")
 
 
 register(
     "01", 4,
-    prompt="Time the three nets with `torch.set_num_threads(1)`. Does the order change?",
+    prompt="Predict first, with `.predict([...])`, the order of the three nets, fastest first, "
+           "when they run on one thread; then time them with one thread. Does the order change?",
     hand_in="a dict {'Conv3d net': ms, 'Conv2d + Conv1d net': ms, '(2+1)D net': ms} of "
             "one-thread medians",
     hint="`torch.utils.benchmark.Timer(..., num_threads=1)` sets the threads for the "
@@ -162,6 +166,11 @@ register(
         print(answer)
     """,
     check=_check_01_4,
+    expects=DictOf({name: Number(above=0) for name in _NET_NAMES},
+                   "a dict of one-thread medians in ms with the keys "
+                   + ", ".join(repr(n) for n in _NET_NAMES)),
+    prediction=Prediction("the one-thread order of the three nets, fastest first",
+                          Ranking(*_NET_NAMES), _compare_01_4),
 )
 
 

@@ -6,9 +6,9 @@ import functools
 import math
 from typing import Any
 
-from ._base import register
+from ._base import Prediction, register
 from ._support import expect
-from .answers import Function, Incorrect, describe
+from .answers import Choice, Function, Incorrect, Number, describe
 from .behaviour import draws
 
 # ==========================================================================
@@ -16,27 +16,42 @@ from .behaviour import draws
 # ==========================================================================
 
 
-def _check_03_1(answer: Any) -> str:
+#: How all threads compare with one, as a learner predicts it and as a ratio reads.
+_SPEEDUPS = ("faster", "about equal", "slower")
+
+
+def _speedup(ratio: float) -> str:
+    """The word for a one-thread / all-threads ratio (10 % either way is 'about equal')."""
+    return "faster" if ratio > 1.1 else "slower" if ratio < 0.9 else "about equal"
+
+
+def _check_03_1(ratio: float) -> str:
     import torch
 
-    ratio = float(answer)
-    expect(math.isfinite(ratio) and 0.02 < ratio < 100,
-            f"hand in the one-thread median divided by the all-threads median, got {answer!r}")
     threads = torch.get_num_threads()
     if threads == 1:
-        return f"{ratio:.2f}: this process has one thread, so both timings use one"
-    verdict = ("all threads are faster" if ratio > 1.1 else
-               "all threads are slower — a busy machine, or a layer too small to share"
-               if ratio < 0.9 else "they are about equal")
+        return f"{ratio:.2f}: this process has one thread, so both timings use one."
+    verdict = {"faster": "all threads are faster",
+               "slower": "all threads are slower — a busy machine, or a layer too small to share",
+               "about equal": "they are about equal"}[_speedup(ratio)]
     return (f"{ratio:.2f}×: {verdict}. Timer's default of one thread would understate "
-            f"what a {threads}-thread training script sees (or overstate it on a busy machine)")
+            f"what a {threads}-thread training script sees (or overstate it on a busy machine).")
+
+
+def _compare_03_1(predicted: str, ratio: float) -> str:
+    measured = _speedup(ratio)
+    if predicted == measured:
+        return f"You predicted all threads {predicted}: that held here."
+    return (f"You predicted all threads {predicted}; here they were {measured}. How large is "
+            "the layer's work per call, and what else is this machine running?")
 
 
 register(
     "03", 1,
     prompt="Time `fresh` with `torch.utils.benchmark.Timer(stmt=\"fresh(x)\", "
            "globals=globals()).blocked_autorange()` and again with "
-           "`num_threads=torch.get_num_threads()`. How far apart are they?",
+           "`num_threads=torch.get_num_threads()`. How far apart are they? Predict first "
+           "with `.predict(...)`: are all threads faster, about equal or slower?",
     hand_in="the ratio one-thread median / all-threads median (a float)",
     hint="Timer's default is num_threads=1. Use `.median` of each measurement.",
     solution="""
@@ -53,6 +68,10 @@ register(
         answer = one.median / every.median
     """,
     check=_check_03_1,
+    expects=Number(minimum=0.02, maximum=100),
+    prediction=Prediction("whether all threads are faster, about equal or slower than one "
+                          "('faster', 'about equal' or 'slower')", Choice(*_SPEEDUPS),
+                          _compare_03_1),
 )
 
 
