@@ -3,7 +3,8 @@
 Each level imports only from levels below it (README, "Contributing"):
 
     _checks, _moved, _tables, methods  the checks, moved names, tables, the vocabulary
-    layers                           the three layers
+    layers, factorized/              the three layers; the family beyond (2+1)D (P3D, S3D,
+                                     CSN, depthwise, TSM) beside them, at the same level
     core (counting, lowrank, ...)    numbers, models, data, timing, training
     viz                              the only place figures are made
     widgets                          ipywidgets wiring over the above
@@ -98,6 +99,20 @@ def test_the_bottom_layer_imports_nothing_of_the_package_above_it(stem: str) -> 
         below = {f"r21d_edu.{b}" for b in BOTTOM}
         assert not name.startswith("r21d_edu.") or name.split(".")[:2] in (
             b.split(".") for b in below), f"{stem}.py:{node.lineno} imports {name}"
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "factorized").glob("*.py")),
+                         ids=lambda p: f"factorized/{p.name}")
+def test_the_factorized_layers_sit_at_the_level_of_layers(path: Path) -> None:
+    # Beside `layers`: they import only the bottom layer and each other, and `layers`
+    # does not import them (counting, above both, counts them).
+    allowed = {f"r21d_edu.{b}" for b in BOTTOM} | {"r21d_edu.factorized"}
+    for name, node, _ in imported(path):
+        if name.startswith("r21d_edu."):
+            assert ".".join(name.split(".")[:2]) in allowed, (
+                f"factorized/{path.name}:{node.lineno} imports {name}")
+    assert not any(name.startswith("r21d_edu.factorized")
+                   for name, _, _ in imported(PACKAGE / "layers.py"))
 
 
 @pytest.mark.parametrize("path", [*(PACKAGE / f"{s}.py" for s in sorted(MAY_DRAW)),

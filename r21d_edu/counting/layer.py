@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from .._checks import as_triple
-from ..layers import intermediate_channels
+from ..factorized import FactorizedConv
+from . import factorized
 from .spec import (
     ComputeCount,
     ConvSpec,
@@ -29,7 +30,6 @@ from .spec import (
     shape_text,
     spec_of,
 )
-
 
 # --------------------------------------------------------------------------
 # One layer: the public counting functions
@@ -55,6 +55,8 @@ def count_parameters(layer: nn.Module | ConvSpec) -> ParameterCount:
         >>> count_parameters(ConvSpec("2plus1d", 64, 64, 3, bias=False)).weights
         110592
     """
+    if isinstance(layer, FactorizedConv):  # P3D, S3D(-G), CSN, depthwise, TSM
+        return factorized.count_parameters(layer)
     spec = spec_of(layer)
     # The parameter count does not depend on the input; any valid size will do.
     k = spec.kernel_size
@@ -100,6 +102,8 @@ def count_macs(layer: nn.Module | ConvSpec, input_shape: Sequence[int]) -> Compu
         >>> count_macs(ConvSpec("3d", 64, 64, 3, padding=1), (1, 64, 8, 56, 56)).macs
         2774532096
     """
+    if isinstance(layer, FactorizedConv):  # P3D, S3D(-G), CSN, depthwise, TSM
+        return factorized.count_macs(layer, input_shape)
     spec = spec_of(layer)
     shape = checked_input(spec, input_shape)
     stages = tuple(layer_stages(spec, shape, 1))
@@ -141,6 +145,8 @@ def activation_memory(
         - Input: (N, C_in, T, H, W)
         - Middle ((2+1)D): (N, M, T, H', W'); naive layer: (N*T, M, H', W')
     """
+    if isinstance(layer, FactorizedConv):  # P3D, S3D(-G), CSN, depthwise, TSM
+        return factorized.activation_memory(layer, input_shape, dtype)
     spec = spec_of(layer)
     shape = checked_input(spec, input_shape)
     itemsize = dtype_size(dtype)
@@ -187,6 +193,8 @@ def stage_shapes(layer: nn.Module | ConvSpec, input_shape: Sequence[int]) -> Sha
         - Output: (N, C_out, T', H', W') with ``T' = floor((T + 2*p_t - t) / s_t) + 1``
           (likewise H', W'), the same as `nn.Conv3d`.
     """
+    if isinstance(layer, FactorizedConv):  # P3D, S3D(-G), CSN, depthwise, TSM
+        return factorized.stage_shapes(layer, input_shape)
     spec = spec_of(layer)
     shape = checked_input(spec, input_shape)
     stages = tuple(layer_stages(spec, shape, 1))
@@ -224,6 +232,8 @@ def layer_cost(
         >>> cost.params, cost.memory.middle_to_input
         (110944, 2.25)
     """
+    if isinstance(layer, FactorizedConv):  # P3D, S3D(-G), CSN, depthwise, TSM
+        return factorized.layer_cost(layer, input_shape, dtype)
     spec = spec_of(layer)
     parts = (count_parameters(spec), count_macs(spec, input_shape),
              activation_memory(spec, input_shape, dtype), stage_shapes(spec, input_shape))

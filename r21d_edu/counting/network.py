@@ -23,16 +23,15 @@ from .._checks import (
     check_shape,
     check_torch_device,
 )
+from ..factorized import FeatureGate
 from ..layers import NaiveConv2Plus1d, SpatioTemporalConv
 from .spec import (
     ConvSpec,
     Explained,
     Shape,
     fmt,
-    header,
     shape_text,
 )
-
 
 # --------------------------------------------------------------------------
 # A stack of layers: receptive field
@@ -72,7 +71,8 @@ class ReceptiveField(Explained):
 
     def _table(self) -> tuple[list[str], list[list[str]]]:
         return ["layer", "kernel", "stride", "field (T, H, W)", "jump"], [
-            [r.name, shape_text(r.kernel), shape_text(r.stride), shape_text(r.size), shape_text(r.jump)]
+            [r.name, shape_text(r.kernel), shape_text(r.stride), shape_text(r.size),
+             shape_text(r.jump)]
             for r in self.rows
         ]
 
@@ -242,6 +242,8 @@ def _leaf_macs(module: nn.Module, output: torch.Tensor) -> int:
         return output.numel() * per_output
     if isinstance(module, nn.Linear):
         return output.numel() * module.in_features
+    if isinstance(module, FeatureGate):  # S3D-G's gate: a C x C linear map per clip
+        return module.macs(output.shape)
     return 0
 
 
