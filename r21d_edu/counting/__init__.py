@@ -39,6 +39,11 @@ weights, for fast what-if arithmetic):
 - ``layer_cost(layer, input_shape, dtype=torch.float32) -> LayerCost`` — all of
   the above at once (``params``, ``macs``, ``flops``, ``memory``, ...).
 
+The same five functions take the factorized layers of `r21d_edu.factorized` (P3D-A/B/C,
+S3D, S3D-G, ip-/ir-CSN, depthwise (2+1)D, TSM): one `Stage` per leaf module they run
+(convs, BatchNorm, ReLU, centre taps, the sum of two paths, the gate, the shift), from a
+pass on the meta device; ``LayerCost.spec`` then holds the layer itself.
+
 ``stages`` is a tuple of `Stage` rows (name, operation, output_shape, params,
 macs, output_bytes), one per step of the layer (spatial conv, BN, ReLU,
 temporal conv, and for the naive layer its reshapes).
