@@ -379,3 +379,16 @@ def test_x3d_stem_mixes_channels_so_any_widths_work() -> None:
     assert layer(torch.randn(1, 3, 6, 8, 8)).shape == (1, 24, 2, 6, 6)
     with pytest.raises(TypeError, match="depthwise_spatial"):
         DepthwiseConv2Plus1d(3, 24, 3, depthwise_spatial="no")
+
+
+@pytest.mark.parametrize("kernel,stride,padding", LINEAR_SWEEP)
+def test_p3d_a_is_the_2plus1d_layer_with_m_equal_to_c_out(kernel, stride, padding) -> None:
+    p3d = build(P3DA, 3, 5, kernel, stride, padding)
+    r21d = SpatioTemporalConv(3, 5, kernel, stride, padding, intermediate_channels=5).double()
+    r21d.load_state_dict({"0.weight": p3d.spatial.weight, "1.weight": p3d.bn.weight,
+                          "1.bias": p3d.bn.bias, "1.running_mean": p3d.bn.running_mean,
+                          "1.running_var": p3d.bn.running_var,
+                          "1.num_batches_tracked": p3d.bn.num_batches_tracked,
+                          "3.weight": p3d.temporal.weight, "3.bias": p3d.temporal.bias})
+    x = clip()
+    close(p3d(x), r21d.eval()(x))
