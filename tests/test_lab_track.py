@@ -39,3 +39,18 @@ def test_every_core_section_of_the_track_is_a_heading_of_its_tutorial() -> None:
         assert sections, f"tutorial {number} lists no core section"
         missing = set(sections) - headings(number)
         assert not missing, f"tutorial {number} has no section {sorted(missing)}"
+
+
+def test_the_size_report_counts_each_core_inside_its_tutorial() -> None:
+    import importlib.util
+
+    script = NOTEBOOKS.parent / "scripts" / "lab_size.py"
+    spec = importlib.util.spec_from_file_location("lab_size", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    found = {s.tutorial: s for s in module.sizes()}
+    for minutes, number, _ in track_rows():
+        size = found[number]
+        assert size.track_minutes == minutes
+        assert 0 < size.core_words <= size.words and size.core_code_lines <= size.code_lines
+    assert "| all |" in module.table(list(found.values()))
