@@ -58,9 +58,9 @@ def _mc3_excess() -> tuple[str, dict[str, int]]:
 def _check_04_2(answer: Any) -> str:
     stage, excess = _mc3_excess()
     expect(isinstance(answer, str), f"hand in a stage name such as 'layer2', got {answer!r}")
-    expect(answer == stage, f"{answer!r} is not the stage with the largest excess; MC3-18 "
-                             f"minus R3D-18 per stage: "
-                             + ", ".join(f"{k} {v / 1e9:+.2f} G" for k, v in excess.items()))
+    expect(answer == stage, f"{answer!r} is not the stage with the largest excess: compare "
+                             "the two summaries stage by stage (MACs of MC3-18 minus those of "
+                             "R3D-18), and look at how many frames each stage's output keeps")
     return (f"{stage}: MC3's 2D stages never stride over time, so layer4 runs on 16 frames "
             "where R3D's runs on 2 — 8× the positions at a third of the kernel: "
             + ", ".join(f"{k} {v / 1e9:+.2f} G" for k, v in excess.items()))

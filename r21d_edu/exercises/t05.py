@@ -103,7 +103,8 @@ def _check_05_3(answer: Any) -> str:
     expected = _ball_frames_left_wins()
     expect([int(a) for a in answer] == expected,
             f"by the mean squared response per frame (frames 1 to 10, clear of the temporal "
-            f"padding) 'edge moving left' wins in frames {expected}, not {list(answer)}")
+            f"padding) 'edge moving left' does not win in exactly the frames {list(answer)}: "
+            "compare the two channels' mean squared response frame by frame")
     ball = bouncing_ball(frames=12, size=32, velocity=(1.5, 2.0), seed=0)
     xs = [round(float(p[1]), 1) for p in ball.positions]
     return (f"frames {expected}: the ball's x position per frame is {xs} — it moves right, "

@@ -150,7 +150,8 @@ def _check_06_4(answer: Any) -> str:
     expected = _frames_where_bn_shift_breaks()
     expect([int(a) for a in answer] == expected,
             f"with BN folded into a 3D conv (scale into the spatial weights, shift into a "
-            f"bias) the outputs differ in frames {expected} of 6, not {list(answer)}")
+            f"bias) the outputs do not differ in exactly the frames {list(answer)}: compare "
+            "the two layers' outputs frame by frame, and think about the temporal padding")
     return ("only the first and the last frame differ: there the temporal conv's zero "
             "padding sees 0 instead of the BN shift, so no constant bias can stand in for it. "
             "In eval mode without the ReLU the layer is a 3D conv everywhere but at the borders")

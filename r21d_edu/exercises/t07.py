@@ -9,13 +9,12 @@ Exercise 2 reads the committed results in ``experiments/family/`` of a checkout
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 from typing import Any
 
 from ..stats import paired_difference
 from ._base import register
-from .answers import Incorrect
+from .answers import Bool, Incorrect, Int, Number, TupleOf
 
 RESULTS = Path(__file__).resolve().parent.parent.parent / "experiments" / "family" / "results.csv"
 
@@ -31,18 +30,24 @@ def _committed_difference():
     return paired_difference([by["r2plus1d", s] for s in seeds], [by["r3d", s] for s in seeds])
 
 
+def _side(given: int, wanted: int) -> str:
+    return "too many" if given > wanted else "too few"
+
+
 def _check_07_1(answer: Any) -> str:
-    if not isinstance(answer, tuple) or len(answer) != 3:
-        raise Incorrect(f"hand in a tuple (M, weights of the (2+1)D conv, weights of the 3D "
-                        f"conv), got {answer!r}")
     m, factorized, full = answer
     if m != 57:
-        raise Incorrect(f"M = ⌊3·9·16·32 / (9·16 + 3·32)⌋ = ⌊13824 / 240⌋ = 57, got {m!r}")
-    if factorized != 9 * 16 * 57 + 3 * 57 * 32:
-        raise Incorrect(f"the (2+1)D conv has 9·16·M + 3·M·32 = 13,680 weights, got "
-                        f"{factorized!r}")
+        raise Incorrect(f"M = {m} is {_side(m, 57)}: the formula is "
+                        "⌊t·d²·N_in·N_out / (d²·N_in + t·N_out)⌋, rounded down")
     if full != 27 * 16 * 32:
-        raise Incorrect(f"the 3D conv has 27·16·32 = 13,824 weights, got {full!r}")
+        raise Incorrect(f"M is right, but {full:,} weights for the 3D conv is "
+                        f"{_side(full, 27 * 16 * 32)}: it has one t×d×d kernel per pair of "
+                        "input and output channels")
+    if factorized != 9 * 16 * 57 + 3 * 57 * 32:
+        raise Incorrect(f"M and the 3D conv are right, but {factorized:,} weights for the "
+                        f"(2+1)D conv is {_side(factorized, 9 * 16 * 57 + 3 * 57 * 32)}: "
+                        "count the spatial conv (N_in → M) and the temporal conv (M → N_out) "
+                        "apart")
     return ("57 channels keep the (2+1)D conv 144 weights under the 3D conv's 13,824: the "
             "floor of the formula never overshoots the budget")
 
@@ -59,17 +64,17 @@ register(
              "m = intermediate_channels(16, 32, 3)\n"
              "answer = (m, 9 * 16 * m + 3 * m * 32, 27 * 16 * 32)",
     check=_check_07_1,
+    expects=TupleOf(("M", Int(minimum=1)), ("weights of the (2+1)D conv", Int(minimum=1)),
+                    ("weights of the 3D conv", Int(minimum=1))),
 )
 
 
 def _check_07_2(answer: Any) -> str:
     difference = _committed_difference()
-    if not isinstance(answer, bool):
-        raise Incorrect(f"hand in True or False (does the interval exclude 0?), got {answer!r}")
     if answer != difference.exceeds_noise:
         raise Incorrect(
-            f"the 95 % interval of r2plus1d − r3d is {difference.format()} points, which "
-            f"{'excludes' if difference.exceeds_noise else 'includes'} 0")
+            f"{answer} is not what the committed results say: pair the two models by seed, "
+            "compute the 95 % interval of r2plus1d − r3d, and look at whether it contains 0")
     return (f"r2plus1d − r3d = {difference.format()} points of test accuracy over "
             f"{difference.n} seeds: {'more' if difference.exceeds_noise else 'no more'} than "
             "the seed-to-seed noise")
@@ -91,18 +96,14 @@ register(
              "answer = paired_difference([acc['r2plus1d', s] for s in seeds],\n"
              "                           [acc['r3d', s] for s in seeds]).exceeds_noise",
     check=_check_07_2,
+    expects=Bool(),
 )
 
 
 def _check_07_3(answer: Any) -> str:
-    if not isinstance(answer, (int, float)) or isinstance(answer, bool):
-        raise Incorrect(f"hand in a number between 0 and 1, got {answer!r}")
-    if not math.isfinite(answer):  # NaN compares False with everything: it would pass below
-        raise Incorrect(f"hand in a number between 0 and 1, got {answer!r}: an accuracy is "
-                        "a finite share of the clips")
     if abs(answer - 0.5) > 1e-9:
-        raise Incorrect(f"expected 0.5: the axis leaves 2 of the 8 directions, equally likely, "
-                        f"so the best guess is right 1 time in 2; got {answer!r}")
+        raise Incorrect(f"{answer:g} is not the best such a model can do: once the axis is "
+                        "known, how many of the 8 directions are left, and how likely is each?")
     return ("1 in 2 = 50 %, four times chance (12.5 %): the set of positions shows the axis, "
             "only the order shows which way along it")
 
@@ -117,6 +118,7 @@ register(
     solution="directions_per_axis = 8 // 4\n"
              "answer = 1 / directions_per_axis  # the axis is known, the sign is a coin toss",
     check=_check_07_3,
+    expects=Number(share=True),
 )
 
 
@@ -126,8 +128,9 @@ def _check_07_4(answer: Any) -> str:
     counts = family_parameters()
     expected = counts["r2plus1d"] - counts["r2plus1d-linear"]
     if answer != expected:
-        raise Incorrect(f"expected {expected:,} (r2plus1d has {counts['r2plus1d']:,}, "
-                        f"r2plus1d-linear {counts['r2plus1d-linear']:,}), got {answer!r}")
+        side = "more" if answer > expected else "fewer"
+        raise Incorrect(f"{answer:,} is {side} than the difference: count both networks' "
+                        "parameters (family_parameters) and subtract")
     return (f"{expected:,} = 2·ΣM: the weight and bias of every middle BatchNorm; the convs "
             "keep every weight, so the linear ablation removes the non-linearity, not capacity")
 
@@ -143,4 +146,5 @@ register(
              "counts = family_parameters()\n"
              "answer = counts['r2plus1d'] - counts['r2plus1d-linear']",
     check=_check_07_4,
+    expects=Int(),
 )
