@@ -141,6 +141,14 @@ def check_formula_m(
     return m
 
 
+def check_stage_blocks(blocks: object) -> tuple[int, int, int, int]:
+    """Blocks per stage of a 4-stage ResNet (2D or video), each a count >= 1."""
+    if not isinstance(blocks, Sequence) or len(blocks) != 4:
+        raise ValueError(f"blocks must list the number of blocks of the 4 stages, e.g. "
+                         f"(2, 2, 2, 2), got {blocks!r}")
+    return tuple(check_int(b, "blocks per stage", minimum=1) for b in blocks)  # type: ignore
+
+
 def is_number(value: object) -> bool:
     """Whether `value` is a real number: int, float, a NumPy number or a 0-d real tensor/array
     (not a bool: ``margin=True`` is a mistake, not 1.0)."""
