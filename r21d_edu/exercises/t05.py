@@ -6,6 +6,8 @@ from typing import Any
 
 from ._base import register
 from ._support import expect
+from .answers import Function, Incorrect
+from .behaviour import draws
 
 # ==========================================================================
 # Tutorial 05: kernels and feature maps
@@ -207,3 +209,144 @@ register(
     check=_check_05_4,
 )
 
+
+# --------------------------------------------------------------------------
+# 05.5: capture a feature map with a forward hook (coding, checked by behaviour)
+# --------------------------------------------------------------------------
+
+CAPTURE_CASES = 6
+
+#: Stage widths of the check's networks: the family's layout at a size that runs in
+#: milliseconds.
+_WIDTHS = (4, 8, 8, 8)
+
+
+def _capture_cases(seed: int = 505) -> list[tuple[str, Any, Any, Any, Any]]:
+    """(label, model, module, clip, reference), each model seeded, float64, in eval mode.
+
+    ``reference(model, clip)`` computes the module's output by calling the model's parts
+    one by one, without any hook, so the check does not trust the mechanism it tests.
+    The first case's module keeps its input's shape (layer1), so that handing back the
+    module's input differs by its values, not by a shape; the others are a downsampling
+    stage, a (2+1)D layer's spatial conv (its middle tensor before BN), a stem, the
+    spatial conv of the motion bank's rank-4 fit (tutorial 05's middle tensor) on a
+    moving square, and a conv inside a block whose ReLU works in place.
+    Only modules whose output no later step overwrites in place are chosen: a hook sees
+    the tensor itself, and the check compares what the forward pass produced.
+    """
+    import torch
+
+    from .._checks import rng_kept
+    from ..data import moving_shape
+    from ..family import family_model
+    from ..lowrank import factorize
+    from ..motion import motion_kernels
+
+    rng = draws(seed)
+    generator = torch.Generator().manual_seed(rng.randrange(2**31))
+
+    def network(name: str) -> Any:
+        with rng_kept():  # the check's own seed; the learner's streams stay as they were
+            torch.manual_seed(rng.randrange(2**31))
+            return family_model(name, widths=_WIDTHS).double().eval()
+
+    def clip(n: int) -> Any:
+        return torch.rand(n, 1, 8, 16, 16, generator=generator, dtype=torch.float64)
+
+    r3d, r21d, mc3, deep = (network(n) for n in ("r3d", "r2plus1d", "mc3", "r3d"))
+    fit = factorize(motion_kernels(), 4).double().eval()
+    square = moving_shape(frames=12, size=32, velocity=(0.5, 1.0), seed=0).clip.double()
+    cases = [
+        ("family_model('r3d'), module model.layer1", r3d, r3d.layer1, clip(1),
+         lambda m, x: m.layer1(m.stem(x))),
+        ("family_model('r2plus1d'), module model.layer2", r21d, r21d.layer2, clip(2),
+         lambda m, x: m.layer2(m.layer1(m.stem(x)))),
+        ("family_model('r2plus1d'), module model.layer1[0].conv1[0].spatial", r21d,
+         r21d.layer1[0].conv1[0].spatial, clip(1),
+         lambda m, x: m.layer1[0].conv1[0].spatial(m.stem(x))),
+        ("family_model('mc3'), module model.stem", mc3, mc3.stem, clip(2),
+         lambda m, x: m.stem(x)),
+        ("factorize(motion_kernels(), 4), module fit.spatial, on a moving square", fit,
+         fit.spatial, square, lambda m, x: m.spatial(x)),
+        ("family_model('r3d'), module model.layer3[0].conv1", deep, deep.layer3[0].conv1,
+         clip(1), lambda m, x: m.layer3[0].conv1(m.layer2(m.layer1(m.stem(x))))),
+    ]
+    return [(f"case {k + 1}: {label}, a clip {tuple(x.shape)}", model, module, x, reference)
+            for k, (label, model, module, x, reference) in enumerate(cases)]
+
+
+def _hooks_left(model: Any, module: Any) -> str | None:
+    """Where a forward hook (or pre-hook) is still registered in `model`, or None."""
+    for name, part in model.named_modules():
+        if part._forward_hooks or part._forward_pre_hooks:
+            return ("the module" if part is module else
+                    f"model.{name}" if name else "the model itself")
+    return None
+
+
+def _check_05_5(capture: Any) -> str:
+    import torch
+
+    from .behaviour import AXES, call, same_tensor
+
+    cases = _capture_cases()
+    assert len(cases) == CAPTURE_CASES
+    for case, model, module, clip, reference in cases:
+        with torch.no_grad():
+            want = reference(model, clip.clone())
+        got = call(capture, model, module, clip.clone(), case=case,
+                   what="capture(model, module, clip)")
+        where = _hooks_left(model, module)
+        if where is not None:
+            raise Incorrect(f"{case}: capture returned, but a forward hook is still "
+                            f"registered on {where}: it would run on every later forward "
+                            "pass. Keep the handle that registering gives you and remove it "
+                            "before you return, also when the forward pass fails")
+        same_tensor(got, want, case=case, what="the tensor capture returned",
+                    reference="the module's output", atol=1e-10, rtol=1e-8, axes=AXES)
+    return (f"the module's own output on all {CAPTURE_CASES} cases, and no hook left behind: "
+            "a forward hook sees (module, inputs, output) each time the module runs, so one "
+            "forward pass of the whole model hands you any inner feature map without "
+            "changing the network's code — how Grad-CAM by hand (tutorial 11) catches its "
+            "layer, and how factorize_network measures each layer's input shape")
+
+
+register(
+    "05", 5,
+    prompt="Read a feature map from inside a network: write `capture(model, module, clip)`, "
+           "which runs `model(clip)` once and returns the output tensor of `module` (a "
+           "submodule of `model`, e.g. `model.layer2`) from that forward pass, using "
+           "`module.register_forward_hook` — and leaves no hook registered on the module "
+           "when it returns.",
+    hand_in="your function capture (the function itself, not a call)",
+    hint=["A forward hook is a function PyTorch calls as hook(module, inputs, output) every "
+          "time the module runs. Where can it put `output` so that you still have it after "
+          "`model(clip)` returns — and what does `register_forward_hook` give back that "
+          "lets you take the hook off again?",
+          "Keep a list; register a hook that appends `output.detach()` to it; run "
+          "`model(clip)` under `torch.no_grad()` inside `try:`, call `handle.remove()` in "
+          "`finally:`, and return the first tensor the list holds."],
+    solution="""
+        import torch
+
+        def capture(model, module, clip):
+            ### BEGIN SOLUTION
+            kept = []
+
+            def hook(_module, _inputs, output):
+                kept.append(output.detach())
+
+            handle = module.register_forward_hook(hook)
+            try:
+                with torch.no_grad():
+                    model(clip)
+            finally:
+                handle.remove()  # even when the forward pass fails: no hook left behind
+            return kept[0]
+            ### END SOLUTION
+
+        answer = capture
+    """,
+    check=_check_05_5,
+    expects=Function("a function capture(model, module, clip)"),
+)

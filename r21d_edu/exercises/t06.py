@@ -6,6 +6,8 @@ from typing import Any
 
 from ._base import register
 from ._support import as_int_tuple, expect
+from .answers import Function, Incorrect, describe
+from .behaviour import draws
 
 # ==========================================================================
 # Tutorial 06: the low-rank view
@@ -197,4 +199,147 @@ register(
         answer = [t for t in range(6) if gap[t] > 1e-9]   # [0, 5]: the first and last frames
     """,
     check=_check_06_4,
+)
+
+
+# --------------------------------------------------------------------------
+# 06.5: factorize a kernel with the SVD (coding, checked by behaviour)
+# --------------------------------------------------------------------------
+
+FACTOR_CASES = 6
+
+#: Axis names of a 3D-conv kernel, for messages.
+KERNEL_AXES = ("C_out", "C_in", "t", "d_h", "d_w")
+
+
+def _factor_cases(seed: int = 605) -> list[tuple[str, Any, int]]:
+    """(label, float64 kernel (C_out, C_in, t, d_h, d_w), rank).
+
+    Every size differs from the others where it can, so that an unfolding that mixes
+    two axes gives a wrong kernel, not a lucky one; d_h != d_w in some, so that
+    swapping them shows. The cases: random kernels cut below full rank (the first
+    one, where every wrong unfolding already differs), a tall unfolded matrix
+    (C_out·t > C_in·d_h·d_w), full rank (energy 1, the kernel itself), rank 1, and a
+    rank-deficient kernel asked for its own rank (energy 1 below the full rank).
+    """
+    import torch
+
+    from ..lowrank import fold_kernel
+
+    rng = draws(seed)
+    generator = torch.Generator().manual_seed(rng.randrange(2**31))
+
+    def random(shape: tuple[int, ...]) -> Any:
+        return torch.randn(shape, generator=generator, dtype=torch.float64)
+
+    def full(shape: tuple[int, ...]) -> int:
+        c_out, c_in, t, d_h, d_w = shape
+        return min(c_out * t, c_in * d_h * d_w)
+
+    first = (rng.randint(4, 5), rng.randint(2, 3), 3, 3, 2)
+    wide = (rng.randint(2, 3), rng.randint(4, 5), 2, 3, 3)
+    tall = (rng.randint(5, 6), 2, 3, 1, 3)
+    square = (3, 2, 3, 3, 3)
+    single = (rng.randint(3, 4), 3, 3, 3, 3)
+    deficient = (4, 3, 3, 3, 3)
+    low = random((deficient[0] * 3, 2)) @ random((2, deficient[1] * 9))  # rank 2
+    cases = [
+        (f"a random {first} kernel", random(first), rng.randint(2, full(first) - 2)),
+        (f"a random {wide} kernel", random(wide), rng.randint(2, full(wide) - 1)),
+        (f"a random {tall} kernel (unfolded, more rows than columns)", random(tall),
+         rng.randint(2, full(tall) - 1)),
+        (f"a random {square} kernel at its full rank", random(square), full(square)),
+        (f"a random {single} kernel", random(single), 1),
+        (f"a {deficient} kernel whose unfolded matrix has rank 2",
+         fold_kernel(low, deficient[0], deficient[1], deficient[2:]), 2),
+    ]
+    return [(f"case {k + 1}: {label}, rank={rank}", kernel, rank)
+            for k, (label, kernel, rank) in enumerate(cases)]
+
+
+def _library_factorization(weight: Any, rank: int) -> tuple[Any, float]:
+    """What `r21d_edu.lowrank` gives: the kernel of `factorize(conv, rank)` composed back
+    (`composed_kernel`), and `energy_profile(weight).energy_at(rank)`."""
+    import torch
+    from torch import nn
+
+    from ..lowrank import composed_kernel, energy_profile, factorize
+
+    c_out, c_in, t, d_h, d_w = weight.shape
+    # skip_init: no initialisation, so no draw from the learner's RNG.
+    conv = nn.utils.skip_init(nn.Conv3d, c_in, c_out, (t, d_h, d_w), bias=False,
+                              dtype=torch.float64)
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+    return composed_kernel(factorize(conv, rank)), energy_profile(weight).energy_at(rank)
+
+
+def _check_06_5(factorize_kernel: Any) -> str:
+    import torch
+
+    from .behaviour import call, same_number, same_tensor
+
+    cases = _factor_cases()
+    assert len(cases) == FACTOR_CASES
+    for case, weight, rank in cases:
+        want, want_energy = _library_factorization(weight, rank)
+        got = call(factorize_kernel, weight.clone(), rank, case=case,
+                   what=f"factorize_kernel(weight, rank={rank})")
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise Incorrect(f"{case}: factorize_kernel returned {describe(got)}; return a "
+                            "pair (approximation, kept_energy)")
+        approximation, kept = got
+        if isinstance(approximation, torch.Tensor) and approximation.shape == want.shape \
+                and approximation.dtype != torch.float64:
+            raise Incorrect(f"{case}: the approximation holds {approximation.dtype} values; "
+                            "keep the kernel's float64, so that it can be compared exactly")
+        same_tensor(approximation, want, case=case, what="the approximation",
+                    reference="lowrank.factorize", atol=1e-10,
+                    rtol=1e-8, axes=KERNEL_AXES)
+        same_number(kept, want_energy, case=case, what="kept_energy",
+                    reference="the share lowrank.energy_profile keeps at this rank",
+                    rel=1e-9, absolute=1e-12)
+    return (f"the same kernel and energy as r21d_edu.lowrank on all {FACTOR_CASES} cases: "
+            "unfold with time on the output side, (C_out·t) × (C_in·d_h·d_w), keep the top "
+            "singular triplets, fold back. At full rank or at a kernel's own rank nothing is "
+            "lost; below it the energy kept is the share of the squared singular values, and "
+            "the kernel error is the rest. Split each √s between the two factors and you have "
+            "the (2+1)D layer's weights: factorize does exactly that")
+
+
+register(
+    "06", 5,
+    prompt="Write the SVD step of `factorize` yourself: `factorize_kernel(weight, rank)` takes "
+           "a float64 3D kernel (C_out, C_in, t, d_h, d_w), unfolds it as `unfold_kernel` "
+           "does, (C_out·t) × (C_in·d_h·d_w), takes `torch.linalg.svd`, keeps the top `rank` "
+           "components and returns `(approximation, kept_energy)`: the best rank-`rank` "
+           "kernel, folded back to (C_out, C_in, t, d_h, d_w), and the share of the squared "
+           "singular values it keeps (a float between 0 and 1).",
+    hand_in="your function factorize_kernel (the function itself, not a call)",
+    hint=["Which axes go on the rows, and in which order must they sit before a reshape can "
+          "merge them? After the SVD, which singular values does the rank keep — and is "
+          "energy measured on the singular values or on their squares?",
+          "Permute to (C_out, t, C_in, d_h, d_w) and reshape to (C_out·t, C_in·d_h·d_w); "
+          "`U, S, Vh = torch.linalg.svd(matrix, full_matrices=False)`; the rank-r matrix is "
+          "`U[:, :r] @ diag(S[:r]) @ Vh[:r]`; reshape it to (C_out, t, C_in, d_h, d_w) and "
+          "permute back. The energy is (S[:r]²).sum() / (S²).sum()."],
+    solution="""
+        import torch
+
+        def factorize_kernel(weight, rank):
+            ### BEGIN SOLUTION
+            c_out, c_in, t, d_h, d_w = weight.shape
+            matrix = weight.permute(0, 2, 1, 3, 4).reshape(c_out * t, c_in * d_h * d_w)
+            u, s, vh = torch.linalg.svd(matrix, full_matrices=False)
+            low = u[:, :rank] @ torch.diag(s[:rank]) @ vh[:rank]
+            approximation = low.reshape(c_out, t, c_in, d_h, d_w).permute(0, 2, 1, 3, 4)
+            squares = s ** 2
+            kept_energy = float(squares[:rank].sum() / squares.sum())
+            return approximation, kept_energy
+            ### END SOLUTION
+
+        answer = factorize_kernel
+    """,
+    check=_check_06_5,
+    expects=Function("a function factorize_kernel(weight, rank)"),
 )
