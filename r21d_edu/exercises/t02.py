@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
+from fractions import Fraction
 from typing import Any
 
 from ._base import register
 from ._support import as_int_tuple, expect
-from .answers import Incorrect
+from .answers import Function, Incorrect, describe
+from .behaviour import draws
 
 # ==========================================================================
 # Tutorial 02: the parameter budget
@@ -171,3 +174,146 @@ register(
     check=_check_02_4,
 )
 
+
+
+# --------------------------------------------------------------------------
+# 02.5: write intermediate_channels (coding, checked by behaviour)
+# --------------------------------------------------------------------------
+
+CHANNEL_CASES = 6
+
+
+def _exact(n_in: int, n_out: int, t: int, area: int) -> Fraction:
+    """t·area·N_in·N_out / (area·N_in + t·N_out) as an exact fraction: the mistakes are
+    told apart from the floor by exact arithmetic, never by float rounding."""
+    return Fraction(t * area * n_in * n_out, area * n_in + t * n_out)
+
+
+def _channel_cases(seed: int = 205) -> list[tuple[str, int, int, Any]]:
+    """(label, N_in, N_out, kernel_size): cube kernels as an int and as a tuple, a kernel
+    whose h and w differ, one input channel, wide layers, and divisions that are exact and
+    that are not — with N_in ≠ N_out wherever a swap of the two would go unnoticed."""
+    rng = draws(seed)
+
+    def uneven(low: int, high: int, kernel: tuple[int, int, int]) -> tuple[int, int]:
+        t, h, w = kernel
+        while True:  # two different widths whose division leaves a remainder
+            n_in = rng.randint(low, high)
+            n_out = n_in + rng.randint(1, high - low)
+            if _exact(n_in, n_out, t, h * w).denominator != 1:
+                return n_in, n_out
+
+    cube_in, cube_out = uneven(5, 40, (3, 3, 3))
+    width = 4 * rng.randint(4, 32)           # C -> C with 4 | C: 27C²/12C divides evenly
+    t, h, w = rng.choice((3, 5)), 3, 5
+    odd_in, odd_out = uneven(4, 24, (t, h, w))
+    grey_out = rng.choice((32, 45, 64))
+    wide_in = 64 * rng.randint(4, 8)
+    five_in, five_out = uneven(8, 48, (5, 5, 5))
+    cases = [
+        ("a 3×3×3 kernel given as the int 3", cube_in, cube_out, 3),
+        ("a C -> C layer with a 3×3×3 kernel given as the int 3", width, width, 3),
+        (f"a {t}×{h}×{w} kernel, whose spatial part is not square", odd_in, odd_out, (t, h, w)),
+        ("one input channel (a grey clip) into a 3×7×7 stem", 1, grey_out, (3, 7, 7)),
+        ("a wide layer with a 3×3×3 kernel given as a tuple", wide_in, 2 * wide_in, (3, 3, 3)),
+        ("a 5×5×5 kernel given as the int 5", five_in, five_out, 5),
+    ]
+    return [(f"case {k + 1}: intermediate_channels({n_in}, {n_out}, {kernel!r}), {label}",
+             n_in, n_out, kernel) for k, (label, n_in, n_out, kernel) in enumerate(cases)]
+
+
+def _what_went_wrong(got: int, n_in: int, n_out: int, kernel: Any) -> str:
+    """A nudge when `got` is what a typical slip gives: the formula with N_in and N_out
+    swapped, d for d², one side of the spatial kernel squared, or the quotient rounded
+    instead of floored. Empty when it matches none of them."""
+    t, h, w = (kernel,) * 3 if isinstance(kernel, int) else kernel
+    area = h * w
+    right = _exact(n_in, n_out, t, area)
+    slips = [
+        (_exact(n_out, n_in, t, area) // 1,
+         "it is what the formula gives with N_in and N_out swapped: d² goes with N_in (the "
+         "spatial conv reads the input channels), t with N_out (the temporal conv writes "
+         "the output ones)"),
+        (_exact(n_in, n_out, t, h) // 1,
+         "it is what the formula gives with d where d² belongs: a spatial kernel holds "
+         "h·w weights per channel pair"),
+        (_exact(n_in, n_out, t, max(h, w) ** 2) // 1,
+         "it is what the formula gives with one side of the spatial kernel squared: for "
+         "(t, h, w) the spatial kernel holds h·w weights, not h² or w²"),
+        (_exact(n_in, n_out, t, min(h, w) ** 2) // 1,
+         "it is what the formula gives with one side of the spatial kernel squared: for "
+         "(t, h, w) the spatial kernel holds h·w weights, not h² or w²"),
+        (-(-right // 1),
+         "it is the quotient rounded (to the nearest, or up), not floored: M must round "
+         "down, so the (2+1)D layer never has more weights than the 3D conv"),
+    ]
+    return next((f" — {why}" for value, why in slips if value == got and value != right // 1),
+                "")
+
+
+def _check_02_5(intermediate_channels: Any) -> str:
+    from ..layers import intermediate_channels as reference
+    from .behaviour import call
+
+    assert len(_channel_cases()) == CHANNEL_CASES
+    for case, n_in, n_out, kernel in _channel_cases():
+        want = reference(n_in, n_out, kernel)
+        got = call(intermediate_channels, n_in, n_out, kernel, case=case,
+                   what="intermediate_channels(in_channels, out_channels, kernel_size)")
+        if hasattr(got, "item") and getattr(got, "ndim", 1) == 0:
+            got = got.item()  # a 0-d tensor or a NumPy scalar
+        if isinstance(got, float):
+            raise Incorrect(f"{case}: intermediate_channels returned a float; M counts "
+                            "channels, so return an int — `/` gives a float even when it "
+                            "divides evenly, `//` floors and stays an int")
+        if isinstance(got, bool) or not isinstance(got, numbers.Integral):
+            raise Incorrect(f"{case}: intermediate_channels returned {describe(got)}; "
+                            "return M as an int")
+        got = int(got)
+        if got > want:
+            raise Incorrect(f"{case}: M is too large — the (2+1)D layer's "
+                            "M·(h·w·N_in + t·N_out) weights would exceed the 3D conv's "
+                            "t·h·w·N_in·N_out" + _what_went_wrong(got, n_in, n_out, kernel))
+        if got < want:
+            raise Incorrect(f"{case}: M is too small — one more intermediate channel would "
+                            "still fit in the 3D conv's budget"
+                            + _what_went_wrong(got, n_in, n_out, kernel))
+    return (f"the same M as r21d_edu.intermediate_channels on all {CHANNEL_CASES} cases: "
+            "equate t·h·w·N_in·N_out with M·(h·w·N_in + t·N_out) and floor the quotient, so "
+            "the (2+1)D layer spends at most the 3D conv's weights — an int kernel d means "
+            "(d, d, d), and a non-square spatial kernel counts h·w, not d²")
+
+
+register(
+    "02", 5,
+    prompt="Write the paper's formula: `intermediate_channels(in_channels, out_channels, "
+           "kernel_size)` returns the M that keeps a t×h×w 3D conv's weight budget, for a "
+           "kernel given as an int d (meaning d×d×d) or as a tuple (t, h, w) — the largest M "
+           "whose (2+1)D layer has no more weights than the 3D conv, as "
+           "`r21d_edu.intermediate_channels` computes it (paper convention).",
+    hand_in="your function intermediate_channels (the function itself, not a call)",
+    hint=["Count both layers' weights as this tutorial did — the 3D conv's, and the (2+1)D "
+          "layer's for M channels, with h·w in place of d² when the spatial kernel is not "
+          "square — set them equal and solve for M. Which way must M be rounded, and what "
+          "type is a channel count?",
+          "Unpack the kernel (an int d means t = h = w = d), then return "
+          "(t·h·w·N_in·N_out) // (h·w·N_in + t·N_out): integer floor division floors and "
+          "keeps an int, where `/` and round() would not."],
+    solution="""
+        def intermediate_channels(in_channels, out_channels, kernel_size):
+            ### BEGIN SOLUTION
+            if isinstance(kernel_size, int):
+                t = h = w = kernel_size
+            else:
+                t, h, w = kernel_size
+            area = h * w                        # d² for a square d×d spatial kernel
+            budget = t * area * in_channels * out_channels   # the 3D conv's weights
+            return budget // (area * in_channels + t * out_channels)
+            ### END SOLUTION
+
+        answer = intermediate_channels
+    """,
+    check=_check_02_5,
+    expects=Function("a function intermediate_channels(in_channels, out_channels, "
+                     "kernel_size)"),
+)
