@@ -108,6 +108,56 @@ def test_a_badly_typed_answer_is_told_what_was_expected(item: Exercise, kind: st
     assert not leaks(item, feedback.text), f"{item.key} tells {leaks(item, feedback.text)}"
 
 
+def components(value: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
+    """(path, leaf) of every part of a structured answer: a dict's values, a tuple's items."""
+    if isinstance(value, dict):
+        return [c for key, item in value.items() for c in components(item, path + (key,))]
+    if isinstance(value, (tuple, list)) and len(value) <= 12:
+        return [c for i, item in enumerate(value) for c in components(item, path + (i,))]
+    return [(path, value)]
+
+
+def replaced(value: Any, path: tuple, new: Any) -> Any:
+    """`value` with the part at `path` replaced by `new` (the rest left right)."""
+    if not path:
+        return new
+    if isinstance(value, dict):
+        return {**value, path[0]: replaced(value[path[0]], path[1:], new)}
+    items = list(value)
+    items[path[0]] = replaced(value[path[0]], path[1:], new)
+    return tuple(items) if isinstance(value, tuple) else items
+
+
+def near_misses(leaf: Any) -> list[Any]:
+    """Wrong values a learner might hand in for one right part: off by one, doubled, 10 % off."""
+    if isinstance(leaf, bool) or not isinstance(leaf, numbers.Real):
+        return []
+    if isinstance(leaf, numbers.Integral):
+        return [int(leaf) + 1, int(leaf) - 1, 2 * int(leaf) + 3]
+    return [float(leaf) * 1.1 + 0.01, float(leaf) * 0.5]
+
+
+NUMERIC = [e for e in ALL if not e.is_coding and any(
+    near_misses(leaf) for _, leaf in components(e.solve()))]
+
+
+@pytest.mark.parametrize("item", NUMERIC, ids=lambda e: e.key)
+def test_a_near_miss_is_not_told_the_right_value(item: Exercise) -> None:
+    """Each number of a right answer, changed alone, must not bring that number back in
+    the message: "= 460, not 461" gives the answer as surely as printing it."""
+    solved, given = item.solve(), item.prompt + " " + item.hand_in
+    for path, leaf in components(solved):
+        secret = {form for form in answer_forms(leaf) if len(form) >= 3}
+        for wrong in near_misses(leaf):
+            feedback = item.check(replaced(solved, path, wrong))
+            if feedback.correct:
+                continue  # within the check's tolerance
+            told = sorted(form for form in secret if form in feedback.text
+                          and form not in given and form not in str(wrong))
+            assert not told, (f"{item.key}: handing in {wrong!r} for part {path} is told "
+                              f"{told}: {feedback.text}")
+
+
 def test_the_scan_finds_an_answer_when_a_message_gives_it() -> None:
     """The scan itself can fail: a message that states the solved value is caught."""
     item = next(e for e in ALL if not e.is_coding and isinstance(e.solve(), int)

@@ -6,7 +6,7 @@ from typing import Any
 
 from .answers import Incorrect
 
-__all__ = ["as_int_tuple", "expect"]
+__all__ = ["as_int_tuple", "expect", "side"]
 
 
 def expect(condition: bool, message: str) -> None:
@@ -24,3 +24,8 @@ def as_int_tuple(answer: Any, length: int, what: str) -> tuple[int, ...]:
     expect(len(values) == length and all(int(v) == v for v in answer),
            f"hand in {what} as a tuple of {length} ints, got {answer!r}")
     return values
+
+
+def side(got: float, want: float) -> str:
+    """"too large" or "too small": which way a wrong number is off, without the right one."""
+    return "too large" if got > want else "too small"

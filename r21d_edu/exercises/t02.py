@@ -7,7 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 from ._base import register
-from ._support import as_int_tuple, expect
+from ._support import as_int_tuple, expect, side
 from .answers import Function, Incorrect, describe
 from .behaviour import draws
 
@@ -149,7 +149,9 @@ def _check_02_4(answer: Any) -> str:
         got = int(answer[name])
         if got == 2 * macs:
             raise Incorrect(f"{name}: {got:,} is FLOPs (2 per MAC); torchvision's GFLOPS are MACs")
-        expect(got == macs, f"{name}: expected {macs:,} MACs at (1, 3, 16, 112, 112), got {got:,}")
+        expect(got == macs, f"{name}: {got:,} MACs at (1, 3, 16, 112, 112) is "
+                            f"{side(got, macs)}; count the network itself with "
+                            "summarize_network(model, shape).macs")
     return ("40,696,553,472 and 40,519,080,960 MACs: torchvision's published 40.697 and "
             "40.519 \"GFLOPS\" are multiply-accumulates of the convs and fc")
 

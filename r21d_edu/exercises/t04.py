@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._base import register
-from ._support import as_int_tuple, expect
+from ._support import as_int_tuple, expect, side
 from .answers import Function, Incorrect
 from .behaviour import draws
 
@@ -19,10 +19,11 @@ def _check_04_1(answer: Any) -> str:
     expect((m1, m2) != (460, 460),
             "(460, 460) is torchvision's convention (M once per block); with "
             "convention='paper' conv2 gets M from its own 256 -> 256 channels")
-    expect(m1 == 460, f"conv1 (128 -> 256): M = floor(27·128·256 / (9·128 + 3·256)) = "
-                       f"floor(884,736 / 1,920) = 460, not {m1}")
-    expect(m2 == 576, f"conv2 (256 -> 256): M = floor(27·256·256 / (9·256 + 3·256)) = 576, "
-                       f"not {m2}")
+    formula = ("the paper's M = floor(t·d²·N_in·N_out / (d²·N_in + t·N_out)), with that "
+               "conv's own N_in and N_out")
+    expect(m1 == 460, f"conv1 (128 -> 256): M = {m1} is {side(m1, 460)}; {formula}")
+    expect(m2 == 576, f"conv1 is right; conv2 (256 -> 256): M = {m2} is {side(m2, 576)}; "
+                      f"{formula}")
     return "conv1 M = 460 (884,736 / 1,920 = 460.8, floored), conv2 M = 576 (exact: 2.25·256)"
 
 

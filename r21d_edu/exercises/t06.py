@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._base import register
-from ._support import as_int_tuple, expect
+from ._support import as_int_tuple, expect, side
 from .answers import Function, Incorrect, describe
 from .behaviour import draws
 
@@ -16,10 +16,10 @@ from .behaviour import draws
 
 def _check_06_1(answer: Any) -> str:
     full, m = as_int_tuple(answer, 2, "(full rank, paper's M)")
-    expect(full == 320, f"the unfolded kernel is (C_out·t) × (C_in·d²) = 320 × 1,600, so the "
-                         f"full rank is min(320, 1600) = 320, not {full}")
-    expect(m == 266, f"M = floor(125·64·64 / (25·64 + 5·64)) = floor(512,000 / 1,920) = 266, "
-                      f"not {m}")
+    expect(full == 320, f"a full rank of {full} is {side(full, 320)}: the full rank of the "
+                         "unfolded kernel, (C_out·t) × (C_in·d²), is the smaller of its two sides")
+    expect(m == 266, f"the full rank is right; M = {m} is {side(m, 266)}: the paper's M is "
+                     "floor(t·d²·N_in·N_out / (d²·N_in + t·N_out)) with t = d = 5")
     return "full rank 320, M = 266: 83 % of the full rank (it was 75 % for 3×3×3)"
 
 
