@@ -17,13 +17,17 @@ from r21d_edu.counting import (
     count_macs,
     count_parameters,
     layer_cost,
+    receptive_field,
     stage_shapes,
     summarize_network,
 )
 from r21d_edu.factorized import (
     FACTORIZED_LAYERS,
     P3DA,
+    P3DB,
+    P3DC,
     DepthwiseConv2Plus1d,
+    IpCSNConv,
     IrCSNConv,
     S3DGConv,
     TemporalShiftConv,
@@ -180,3 +184,101 @@ def test_counting_bad_input_gets_the_layers_errors() -> None:
         count_macs(layer, (1, 4, 8.5, 8, 8))
     with pytest.raises(ValueError, match="smaller than the kernel"):
         stage_shapes(P3DA(4, 8, 3), (1, 4, 2, 8, 8))
+
+
+# --------------------------------------------------------------------------
+# Receptive fields: the computed one is the one autograd finds
+# --------------------------------------------------------------------------
+
+FIELD_CONFIGS = [
+    dict(kernel_size=3, stride=1, padding=1),
+    dict(kernel_size=(3, 5, 3), stride=(2, 2, 1), padding=(1, 0, 1)),
+    dict(kernel_size=(5, 3, 1), stride=(1, 1, 2), padding=(2, 1, 0)),
+    dict(kernel_size=(4, 2, 3), stride=(2, 1, 1), padding=0),
+]
+
+
+def positive(layer: nn.Module, seed: int = 0) -> nn.Module:
+    """Float64, eval mode, every parameter in [0.1, 0.2]: with a positive input every value
+    is positive, so no ReLU cuts a path and no sum cancels one; a zero gradient then means
+    "not read"."""
+    generator = torch.Generator().manual_seed(seed)
+    layer = layer.double().eval()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.copy_(0.1 + 0.1 * torch.rand(p.shape, generator=generator, dtype=torch.float64))
+    return layer
+
+
+def read_support(model: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
+    """Which input values (T, H, W; any channel) one central output value depends on."""
+    x = torch.full(shape, 0.5, dtype=torch.float64, requires_grad=True)
+    out = model(x)
+    centre = tuple(s // 2 for s in out.shape[2:])
+    out[(0, 0, *centre)].backward()
+    # Summed over channels: TSM's output channel reads every input channel, each shifted
+    # its own way, so no single channel shows the 3 frames.
+    return x.grad[0].abs().sum(dim=0) > 0
+
+
+def extents(touched: torch.Tensor) -> tuple[int, int, int]:
+    found = []
+    for axis in range(3):
+        hit = touched.any(dim=tuple(a for a in range(3) if a != axis)).nonzero()
+        found.append(int(hit.max() - hit.min() + 1))
+    return tuple(found)
+
+
+FIELD_CASES = [(key, config) for key in FACTORIZED_LAYERS for config in FIELD_CONFIGS]
+
+
+@pytest.mark.parametrize("key,config", FIELD_CASES,
+                         ids=[f"{k}-{i}" for k in FACTORIZED_LAYERS for i in range(4)])
+def test_receptive_field_of_each_member_is_what_autograd_reads(key, config) -> None:
+    options = {"middle_bn_relu": True} if key not in ("ir_csn", "tsm") else {}
+    layer = positive(FACTORIZED_LAYERS[key](8, 8, **config, **options))
+    if key == "s3d_g":
+        with torch.no_grad():
+            layer.gate.weight.zero_()  # a constant gate: what is left is the conv path
+    field = receptive_field([layer])
+    touched = read_support(layer, (1, 8, 15, 15, 15))
+    assert (field.temporal, field.height, field.width) == extents(touched)
+    assert field.jump == layer.stride
+    if key == "tsm":
+        # The shift's 3 frames, whatever t is: its conv is 2D.
+        assert field.temporal == 3
+    elif key != "p3d_b":
+        # Everything but P3D-B's centre cross reads the whole t x d_h x d_w block.
+        assert int(touched.sum()) == math.prod(layer.kernel_size)
+    assert field.global_context == (("0",) if key == "s3d_g" else ())
+
+
+def test_s3d_g_reads_the_whole_clip_through_its_gate_and_says_so() -> None:
+    layer = positive(S3DGConv(8, 8, 3, padding=1))
+    touched = read_support(layer, (1, 8, 9, 9, 9))
+    assert bool(touched.all())  # the gate pools every frame and pixel
+    field = receptive_field(nn.Sequential(nn.Conv3d(8, 8, 1), layer))
+    assert field.global_context == ("1",) and (field.temporal, field.height) == (3, 3)
+    assert "whole clip" in field.explanation and "global_context=('1',)" in repr(field)
+
+
+def test_tsm_reads_three_frames_or_one_when_nothing_is_shifted() -> None:
+    assert receptive_field([TemporalShiftConv(8, 8, 5, padding=2)]).temporal == 3
+    unshifted = TemporalShiftConv(8, 8, 3, padding=1, shift_fraction=0.0)
+    assert receptive_field([unshifted]).temporal == 1
+    assert receptive_field([unshifted.shift, nn.Conv3d(8, 8, 3)]).temporal == 3
+
+
+def test_receptive_field_of_a_chain_of_members_is_what_autograd_reads() -> None:
+    chain = positive(nn.Sequential(
+        P3DB(8, 8, 3, padding=1),
+        nn.Sequential(TemporalShiftConv(8, 8, 3, stride=(1, 2, 2), padding=1), nn.ReLU()),
+        IpCSNConv(8, 8, 3, stride=2, padding=1, middle_bn_relu=True),
+        DepthwiseConv2Plus1d(8, 8, (3, 1, 3), padding=(1, 0, 1)),
+        nn.AvgPool3d((1, 2, 2)),  # max pooling's gradient reaches one input of its window
+        P3DC(8, 8, (3, 3, 1), padding=(0, 1, 0)),
+    ))
+    field = receptive_field(chain)
+    assert (field.temporal, field.height, field.width) == extents(
+        read_support(chain, (1, 8, 24, 48, 48)))
+    assert field.jump == (2, 8, 8) and field.global_context == ()

@@ -51,7 +51,9 @@ temporal conv, and for the naive layer its reshapes).
 A stack of layers:
 
 - ``receptive_field(layers) -> ReceptiveField`` (``temporal``, ``height``,
-  ``width``, ``jump``, ``rows``) for a chain of convs / pools.
+  ``width``, ``jump``, ``rows``, ``global_context``) for a chain of convs / pools,
+  the factorized layers included (TSM's shift reads 3 frames; S3D-G's gate reads the
+  whole clip, which ``global_context`` names).
 
 A whole network (any `nn.Module`, e.g. torchvision's ``r3d_18``):
 

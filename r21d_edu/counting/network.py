@@ -23,7 +23,7 @@ from .._checks import (
     check_shape,
     check_torch_device,
 )
-from ..factorized import FeatureGate
+from ..factorized import FactorizedConv, FeatureGate, S3DGConv, TemporalShift, TemporalShiftConv
 from ..layers import NaiveConv2Plus1d, SpatioTemporalConv
 from .spec import (
     ConvSpec,
@@ -55,7 +55,11 @@ class ReceptiveField(Explained):
 
     Fields: ``temporal``, ``height``, ``width`` (the field, in input frames and
     pixels); ``jump`` (input steps between neighbouring outputs, the product of
-    strides, per axis); ``rows`` (one `ReceptiveFieldRow` per layer).
+    strides, per axis); ``rows`` (one `ReceptiveFieldRow` per layer);
+    ``global_context`` (the names of layers that also read a summary of the whole
+    clip, such as S3D-G's feature gate: through them every output depends on every
+    input, and the field above is that of the conv path alone; empty for a chain of
+    plain convs).
     """
 
     temporal: int
@@ -63,11 +67,13 @@ class ReceptiveField(Explained):
     width: int
     jump: Triple
     rows: tuple[ReceptiveFieldRow, ...]
+    global_context: tuple[str, ...] = ()
     explanation: str = field(default="", compare=False)
 
     def __repr__(self) -> str:
+        extra = f", global_context={self.global_context}" if self.global_context else ""
         return (f"ReceptiveField(temporal={self.temporal}, height={self.height}, "
-                f"width={self.width}, jump={self.jump})")
+                f"width={self.width}, jump={self.jump}{extra})")
 
     def _table(self) -> tuple[list[str], list[list[str]]]:
         return ["layer", "kernel", "stride", "field (T, H, W)", "jump"], [
@@ -88,6 +94,17 @@ def _kernel_stride(layer: object, name: str) -> tuple[Triple, Triple] | None:
     if isinstance(layer, (NaiveConv2Plus1d, SpatioTemporalConv)):
         # Spatial then temporal conv: together they see exactly the 3D kernel's block.
         return layer.kernel_size, layer.stride
+    if isinstance(layer, TemporalShiftConv):
+        # The shift reads the window's centre frame and its two neighbours (a 2D conv has
+        # no temporal extent), whatever t is: 3 frames, or 1 when no channel is shifted.
+        return (_shift_extent(layer.shift), *layer.kernel_size[1:]), layer.stride
+    if isinstance(layer, FactorizedConv):
+        # Every other member sees the t x d_h x d_w block of the 3D conv it replaces:
+        # P3D-B and -C only a cross or a cross plus a block inside it, whose extent is
+        # still the block's (the field counts extents).
+        return layer.kernel_size, layer.stride
+    if isinstance(layer, TemporalShift):
+        return (_shift_extent(layer), 1, 1), (layer.stride, 1, 1)
     if isinstance(layer, nn.Conv3d):
         k, d = tuple(layer.kernel_size), tuple(layer.dilation)
         # A dilated kernel spans d·(k-1)+1 inputs.
@@ -99,13 +116,24 @@ def _kernel_stride(layer: object, name: str) -> tuple[Triple, Triple] | None:
         dil = getattr(layer, "dilation", 1)
         d = as_triple(dil, "dilation", minimum=1)
         return tuple(di * (ki - 1) + 1 for ki, di in zip(k, d, strict=True)), s
-    if isinstance(layer, _PASS_THROUGH):
+    if isinstance(layer, (*_PASS_THROUGH, FeatureGate)):
         return None
     raise TypeError(
-        f"receptive_field follows a chain of Conv3d / (2+1)D layers / 3D pools; got "
+        f"receptive_field follows a chain of Conv3d / (2+1)D layers / the factorized layers "
+        f"of r21d_edu.factorized / 3D pools; got "
         f"{type(layer).__name__} at {name!r}. For a residual network pass its main path "
         "(the shortcut never widens the field), e.g. [stem, block.conv1, block.conv2, ...]"
     )
+
+
+def _shift_extent(shift: TemporalShift) -> int:
+    """Frames one output frame of TSM's shift reads: the centre and one on each side."""
+    return 3 if shift.fold else 1
+
+
+def _reads_whole_clip(layer: object) -> bool:
+    """Whether a layer mixes in a summary of its whole input (S3D-G's pooled gate)."""
+    return isinstance(layer, (S3DGConv, FeatureGate))
 
 
 def _flatten(layers: Iterable[object], prefix: str = "") -> list[tuple[str, object]]:
@@ -134,11 +162,19 @@ def receptive_field(layers: nn.Module | Iterable[nn.Module | ConvSpec]) -> Recep
         r_new = r + (k - 1) * j        j_new = j * s
 
     A (2+1)D layer has the field of the t × d × d 3D conv it replaces: its
-    spatial conv adds d - 1 pixels, its temporal conv t - 1 frames.
+    spatial conv adds d - 1 pixels, its temporal conv t - 1 frames. So do the
+    factorized layers of `r21d_edu.factorized` (P3D-A/B/C, S3D, S3D-G, ip-/ir-CSN,
+    depthwise (2+1)D; P3D-B sees only the centre cross of that block, whose
+    extent is the block's), except TSM: its shift reads 3 frames (the centre one
+    and one on each side) whatever t is, and its conv is 2D, so it adds 2 frames.
+    S3D-G's gate averages the whole clip: the layer's name goes into
+    ``global_context`` (every output depends on every input through the gate),
+    and the field counts the conv path.
 
     Args:
         layers: an `nn.Sequential` or a list of layers: `nn.Conv3d` (dilation
-            allowed), `NaiveConv2Plus1d`, `SpatioTemporalConv`, `ConvSpec`,
+            allowed), `NaiveConv2Plus1d`, `SpatioTemporalConv`, `ConvSpec`, the
+            factorized layers (and `TemporalShift` or `FeatureGate` alone),
             `nn.MaxPool3d` / `nn.AvgPool3d`; BatchNorm, ReLU, Identity and
             Dropout pass through; nested plain `nn.Sequential` are walked.
 
@@ -157,8 +193,11 @@ def receptive_field(layers: nn.Module | Iterable[nn.Module | ConvSpec]) -> Recep
     field_: list[int] = [1, 1, 1]
     jump: list[int] = [1, 1, 1]
     rows: list[ReceptiveFieldRow] = []
+    whole_clip: list[str] = []
     lines = ["per axis: r_new = r + (k - 1)·j,  j_new = j·s   (start r = 1, j = 1)"]
     for name, layer in _flatten(layers):
+        if _reads_whole_clip(layer):
+            whole_clip.append(name)
         ks = _kernel_stride(layer, name)
         if ks is None:
             continue
@@ -174,8 +213,12 @@ def receptive_field(layers: nn.Module | Iterable[nn.Module | ConvSpec]) -> Recep
     if not rows:
         raise ValueError("receptive_field needs at least one conv or pool layer, got none")
     lines.append(f"  field = {field_[0]} frames × {field_[1]} × {field_[2]} pixels")
+    if whole_clip:
+        lines.append(f"  plus the whole clip through the gate of {', '.join(whole_clip)} "
+                     "(S3D-G's σ(W·pool(z) + b) averages every frame and pixel): the field "
+                     "above is the conv path's")
     return ReceptiveField(field_[0], field_[1], field_[2], tuple(jump), tuple(rows),
-                          "\n".join(lines))
+                          tuple(whole_clip), explanation="\n".join(lines))
 
 
 # --------------------------------------------------------------------------
