@@ -369,7 +369,8 @@ EXEMPT = {
          "widgets.factorize.Plan"],
         "a result type: made by the entry points above (their methods are called there)"),
     **dict.fromkeys(
-        ["timing.KNOWN_DEVICES", "timing.METHODS", "viz.METHOD_COLORS", "viz.METHOD_LABELS",
+        ["timing.KNOWN_DEVICES", "timing.METHODS", "timing.TIMED_METHODS", "viz.METHOD_COLORS",
+         "viz.METHOD_LABELS",
          "weights.KINETICS400_MEAN", "weights.KINETICS400_STD", "weights.TORCHVISION_WEIGHTS",
          "kinetics.KINETICS400_CLASSES", "models.CONV_TYPES",
          "models.DEPTHS", "bench.R2PLUS1D18_LAYERS", "data.CLIP_KINDS",

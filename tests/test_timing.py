@@ -15,6 +15,7 @@ from torch import nn
 
 from r21d_edu import timing
 from r21d_edu.counting import count_macs
+from r21d_edu.factorized import FACTORIZED_LAYERS, P3DA, TemporalShiftConv
 from r21d_edu.fast import make_fast
 from r21d_edu.layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
 from r21d_edu.timing import (
@@ -187,6 +188,41 @@ def test_methods_are_inferred_from_the_layer_class():
     assert infer_method(make_fast(layer)) == "fast"
     with pytest.raises(ValueError, match="pass method="):
         infer_method(nn.Sequential(nn.Conv3d(2, 2, 3)))
+    for key, cls in FACTORIZED_LAYERS.items():
+        assert infer_method(cls(8, 8, 3, padding=1)) == key
+
+
+@pytest.mark.parametrize("mode", ["inference", "training"])
+def test_the_whole_family_is_timed_side_by_side_with_3d_and_2plus1d(mode):
+    torch.manual_seed(0)
+    members = {key: cls(8, 8, 3, padding=1) for key, cls in FACTORIZED_LAYERS.items()}
+    variants = [Variant("", FullConv3d(8, 8, 3, padding=1)),
+                Variant("", SpatioTemporalConv(8, 8, 3, padding=1)),
+                *(Variant("", layer) for layer in members.values())]
+    results = time_side_by_side(variants, SHAPE, mode=mode, **FAST)
+    assert [r.method for r in results] == ["3d", "2plus1d", *FACTORIZED_LAYERS]
+    assert [r.label for r in results[2:]] == [cls.label for cls in FACTORIZED_LAYERS.values()]
+    for result, variant in zip(results, variants, strict=True):
+        assert result.median_ms > 0 and len(result.samples_ms) == FAST["repeats"]
+        traced = count_work(variant.module, SHAPE, mode=mode).flops
+        if mode == "inference":
+            # The package's own count, which equals the traced one (FlopCounterMode).
+            assert result.flops_source == "r21d_edu.counting"
+            assert result.flops == count_macs(variant.module, SHAPE).flops == traced
+        else:
+            assert result.flops == traced
+    # TSM's shift costs nothing: its FLOPs are the 2D conv's.
+    conv_2d = nn.Conv3d(8, 8, (1, 3, 3), padding=(0, 1, 1))
+    assert results[-1].flops == count_work(conv_2d, SHAPE, mode=mode).flops
+
+
+def test_a_family_member_can_be_named_by_its_key_and_bad_keys_are_refused():
+    layer = P3DA(8, 8, 3, padding=1)
+    assert time_module(layer, SHAPE, method="p3d_a", **FAST).label == "P3D-A"
+    assert time_module(TemporalShiftConv(8, 8, 3, padding=1), SHAPE, label="TSM",
+                       **FAST).method == "tsm"
+    with pytest.raises(ValueError, match="method must be one of .*'p3d_a'.*'tsm'"):
+        time_module(layer, SHAPE, method="p3d_d")
 
 
 # ---- leaving the process as it was ---------------------------------------------

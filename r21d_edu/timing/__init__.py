@@ -27,7 +27,11 @@ fields are restored, also when a run fails (e.g. out of memory).
 
 Main entry points: `time_module` (one module, one mode), `time_side_by_side`
 (several `Variant`s, one mode, samples in turns) and `compare` (several
-variants and modes, with a table and a figure).
+variants and modes, with a table and a figure). Any module can be timed; the
+method a `Variant` names (`TIMED_METHODS`) is one of the package's four or the key
+of a factorized layer (P3D, S3D(-G), CSN, depthwise (2+1)D, TSM), inferred from
+the module when not given, so the whole family runs side by side with the 3D
+and (2+1)D convs.
 
 The package's parts, one concept each: `device` (peaks and the environment), `state`
 (leaving the process as found), `work` (FLOPs and bytes, input checks), `result`
@@ -50,11 +54,12 @@ from .device import (
 from .harness import TimingSettings, Variant, time_module, time_side_by_side
 from .report import Comparison, compare
 from .result import TimingResult
-from .work import WorkCount, count_work, dtype_probe_cache, infer_method
+from .work import TIMED_METHODS, WorkCount, count_work, dtype_probe_cache, infer_method
 
 __all__ = [
     "KNOWN_DEVICES",
     "METHODS",
+    "TIMED_METHODS",
     "Comparison",
     "DeviceSpec",
     "Environment",

@@ -30,11 +30,20 @@ from .._checks import (
     rng_kept,
 )
 from ..counting import count_macs
-from ..methods import METHOD_LABELS, check_method
 from .device import Mode, check_device, lookup_device
 from .result import TimingResult
 from .state import available_bytes, gib, global_state_kept, is_out_of_memory, module_state_kept
-from .work import WorkCount, check_dtype, check_input_shape, check_mode, count_work, infer_method
+from .work import (
+    TIMED_LABELS,
+    TIMED_METHODS,
+    WorkCount,
+    check_dtype,
+    check_input_shape,
+    check_mode,
+    check_timed_method,
+    count_work,
+    infer_method,
+)
 
 
 def _sync(dev: torch.device) -> None:
@@ -57,7 +66,8 @@ class Variant:
     Args:
         label: its name in tables and figures ("" for the method's label).
         module: the layer or network.
-        method: ``"3d"``, ``"naive"``, ``"2plus1d"`` or ``"fast"``; None infers it.
+        method: ``"3d"``, ``"naive"``, ``"2plus1d"``, ``"fast"`` or a factorized
+            layer's key (``"p3d_a"``, ..., ``"tsm"``: `TIMED_METHODS`); None infers it.
         memory_format: the input layout it gets (channels-last for the fast path,
             as it would receive from a channels-last network).
     """
@@ -369,7 +379,7 @@ def _results(contestants: list[_Contestant], shape: tuple[int, ...], dev: torch.
                                 fused_conv_relu=True)
             c.notes.append("ReLU fused into the spatial conv by cuDNN")
         flops, flops_source = c.work.flops, "FlopCounterMode"
-        if mode == "inference" and c.method in ("3d", "naive", "2plus1d"):
+        if mode == "inference" and c.method in TIMED_METHODS and c.method != "fast":
             # The package's analytic count, with its explanation; it equals the traced one.
             try:
                 flops, flops_source = count_macs(c.variant.module, shape).flops, \
@@ -398,7 +408,7 @@ def _contestant(
     variant: Variant, shape: tuple[int, ...], dtype: torch.dtype, mode: Mode, input_bytes: int
 ) -> _Contestant:
     method = variant.method or infer_method(variant.module)
-    check_method(method)
+    check_timed_method(method)
     if mode == "training" and getattr(variant.module, "inference_only", False):
         raise ValueError(
             f"{type(variant.module).__name__} is inference-only (its BatchNorm is folded into "
@@ -411,7 +421,7 @@ def _contestant(
 
 
 def _default_label(method: str) -> str:
-    return METHOD_LABELS[method]
+    return TIMED_LABELS[method]
 
 
 def _make_step(module: nn.Module, x: torch.Tensor, mode: Mode,

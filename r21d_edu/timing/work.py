@@ -20,10 +20,27 @@ from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
 from .._checks import check_int
+from ..factorized import FACTORIZED_LAYERS, FactorizedConv
 from ..layers import method_of
-from ..methods import METHODS
+from ..methods import METHOD_LABELS, METHODS
 from .device import MODES, Mode
 from .state import module_state_kept
+
+# The methods a timing can name: the package's four, then every factorized layer's key
+# (`r21d_edu.factorized.FACTORIZED_LAYERS`: "p3d_a", ..., "tsm"), so that the whole
+# family is timed side by side with the 3D and (2+1)D convs.
+TIMED_METHODS: tuple[str, ...] = (*METHODS, *FACTORIZED_LAYERS)
+TIMED_LABELS: dict[str, str] = {**METHOD_LABELS,
+                                **{key: cls.label for key, cls in FACTORIZED_LAYERS.items()}}
+
+
+def check_timed_method(value: object) -> str:
+    """Return `value` if a timing may name it (`TIMED_METHODS`), else raise a clear error."""
+    if value not in TIMED_METHODS:
+        raise ValueError(
+            f"method must be one of {', '.join(map(repr, METHODS))} or a factorized layer's key "
+            f"({', '.join(map(repr, FACTORIZED_LAYERS))}); got {value!r}")
+    return str(value)
 
 
 # --------------------------------------------------------------------------
@@ -250,7 +267,8 @@ def check_dtype(dtype: object, dev: torch.device) -> list[str]:
 
 
 def infer_method(module: nn.Module) -> str:
-    """Which of the package's methods a module is: "3d", "naive", "2plus1d" or "fast".
+    """Which method a module is: "3d", "naive", "2plus1d", "fast", or the key of a
+    factorized layer (``P3DA(...)`` gives "p3d_a", `FACTORIZED_LAYERS`).
 
     Shape:
         Not a tensor function.
@@ -259,12 +277,14 @@ def infer_method(module: nn.Module) -> str:
 
     if isinstance(module, FastSpatioTemporalConv):
         return "fast"
+    if isinstance(module, FactorizedConv):
+        return module.method
     try:
         return method_of(module)
     except TypeError:
         raise ValueError(
             f"cannot tell which method a {type(module).__name__} is; pass method= one of "
-            f"{', '.join(METHODS)} (it picks the colour in figures)"
+            f"{', '.join(TIMED_METHODS)} (it picks the label, and the colour in figures)"
         ) from None
 
 
