@@ -27,6 +27,16 @@ computes the same function with less of it:
 
 It is for inference only: folded BN cannot use batch statistics, so training
 goes through the plain layer.
+
+The factorized family (`r21d_edu.factorized`): the fast path applies, exactly, where a
+member *is* the (2+1)D layer — P3D-A and S3D are a (1, d, d) conv, BatchNorm + ReLU
+(or nothing), a (t, 1, 1) conv with M = C_out, so `make_fast` turns them into a
+`FastSpatioTemporalConv`; S3D-G is S3D followed by its gate, so it becomes that fast
+layer followed by a copy of the gate. It does not apply to the others (`make_fast`
+says why): P3D-B and P3D-C sum two paths, so they are no conv-then-conv chain; ip-CSN,
+ir-CSN and depthwise (2+1)D are grouped (depthwise) convs, which this layer is not
+(and M padding would break their groups); TSM is a shift and one 2D conv, with no
+BatchNorm to fold.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -50,9 +61,55 @@ from ._checks import (
     check_optional_bool,
     rng_kept,
 )
+from .factorized import P3DA, FactorizedConv, S3DConv, S3DGConv
 from .layers import NaiveConv2Plus1d, SpatioTemporalConv
 
 __all__ = ["FastSpatioTemporalConv", "make_fast"]
+
+# The layers the fast path computes exactly: the (2+1)D layer, its naive twin, and the
+# members of the family that are the (2+1)D layer with M = C_out (S3D-G, an S3DConv,
+# is among them: its separable conv is made fast and its gate kept).
+_FAST_SOURCES = (SpatioTemporalConv, NaiveConv2Plus1d, P3DA, S3DConv)
+
+# Why the other members of the family have no fast path, in make_fast's refusal.
+_NOT_FAST = {
+    "p3d_b": "it sums a spatial and a temporal path instead of running one conv after the "
+             "other, so it is no (2+1)D layer",
+    "p3d_c": "it adds the spatial conv's output to the temporal conv's, so it is no "
+             "(2+1)D layer (its serial part alone is P3D-A)",
+    "ip_csn": "its second conv is depthwise (groups = C), which the fast layer is not, and "
+              "by default nothing sits between its convs to fold",
+    "ir_csn": "it is one depthwise Conv3d: already a single kernel",
+    "dw_2plus1d": "its convs are grouped (depthwise), which the fast layer is not (padding M "
+                  "with zero filters would break the groups), and by default nothing sits "
+                  "between them to fold",
+    "tsm": "it is a shift (a copy) and one 2D conv: no BatchNorm to fold, one conv already",
+}
+
+
+def _as_2plus1d(layer: P3DA | S3DConv) -> SpatioTemporalConv:
+    """P3D-A or S3D's separable conv as the `SpatioTemporalConv` it is (M = C_out),
+    with the same weights, BatchNorm, device, dtype and mode."""
+    config = layer.config
+    with rng_kept():  # every weight is copied below: leave the RNG alone
+        plain = SpatioTemporalConv(
+            config["in_channels"], config["out_channels"], config["kernel_size"],
+            config["stride"], config["padding"], config["bias"],
+            intermediate_channels=config["out_channels"],
+            middle_bn_relu=config["middle_bn_relu"])
+    # Positions 0 (spatial), 1 (BN), 3 (temporal): the (2+1)D layer's state-dict keys.
+    position = {"spatial": "0", "bn": "1", "temporal": "3"}
+    state = {}
+    for key, value in layer.state_dict().items():
+        module, _, rest = key.partition(".")
+        if module in position:
+            state[f"{position[module]}.{rest}"] = value
+    weight = layer.spatial.weight
+    plain = plain.to(device=weight.device, dtype=weight.dtype)
+    plain.load_state_dict(state)
+    if layer.middle_bn_relu:
+        plain.bn.eps = layer.bn.eps
+    return plain.train(layer.training)
 
 
 def _fold_batchnorm(
@@ -168,7 +225,9 @@ class FastSpatioTemporalConv(nn.Module):
         matches the layer in **eval** mode; the layer itself is not changed.
 
         Args:
-            layer: a `SpatioTemporalConv` (or a `NaiveConv2Plus1d`, converted first).
+            layer: a `SpatioTemporalConv` (or a `NaiveConv2Plus1d`, converted first),
+                or a `P3DA` / `S3DConv`, the (2+1)D layer with M = C_out. For
+                `S3DGConv` use `make_fast`, which keeps its gate.
             pad_to, channels_last, compile: as in the class.
 
         Shape:
@@ -177,13 +236,21 @@ class FastSpatioTemporalConv(nn.Module):
         # The converted copy of a naive layer is built in training mode; the fast layer
         # takes the mode of the layer it was given.
         training = getattr(layer, "training", False)
+        if isinstance(layer, S3DGConv):
+            raise TypeError(
+                "from_layer makes the (2+1)D layer fast, and S3D-G is S3D followed by a "
+                "feature gate; use make_fast(layer), which makes its separable conv fast "
+                "and keeps the gate")
+        if isinstance(layer, (P3DA, S3DConv)):
+            layer = _as_2plus1d(layer)
         if isinstance(layer, NaiveConv2Plus1d):
             with rng_kept():
                 layer = SpatioTemporalConv.from_naive(layer)
         if not isinstance(layer, SpatioTemporalConv):
             raise TypeError(
-                f"from_layer expects a SpatioTemporalConv or NaiveConv2Plus1d, got "
-                f"{type(layer).__name__}; a plain nn.Conv3d is already a single kernel"
+                f"from_layer expects a SpatioTemporalConv, NaiveConv2Plus1d, P3DA or "
+                f"S3DConv, got {type(layer).__name__}; a plain nn.Conv3d is already a "
+                "single kernel" + _why_not(layer)
             )
         config = layer.config
         weight = layer.spatial.weight.detach()
@@ -304,38 +371,65 @@ def make_fast(
     """A fast, inference-only copy of a (2+1)D layer or of a network containing them.
 
     A `SpatioTemporalConv` or `NaiveConv2Plus1d` becomes a
-    `FastSpatioTemporalConv`; any other module is deep-copied with each
-    (2+1)D layer inside it replaced (e.g. every conv of an R(2+1)D-18). The
+    `FastSpatioTemporalConv`, and so do P3D-A (`P3DA`) and S3D (`S3DConv`), which
+    are the (2+1)D layer with M = C_out; S3D-G (`S3DGConv`) becomes
+    ``nn.Sequential(conv=FastSpatioTemporalConv, gate=<a copy of its gate>)``. Any
+    other module is deep-copied with each such layer inside it replaced (e.g.
+    every conv of an R(2+1)D-18); other family members stay as they are. The
     original is not changed. Compare outputs in eval mode: the copy uses the
     BatchNorm running statistics.
 
     Args:
-        module: a (2+1)D layer or a network.
+        module: a (2+1)D layer, P3D-A, S3D, S3D-G, or a network.
         pad_to, channels_last, compile: as `FastSpatioTemporalConv`.
+
+    Raises:
+        TypeError: another member of the family (P3D-B/C, CSN, depthwise (2+1)D,
+            TSM) given alone, with the reason the fast path does not apply.
 
     Shape:
         As the module's.
     """
     options = {"pad_to": pad_to, "channels_last": channels_last, "compile": compile}
-    if isinstance(module, (SpatioTemporalConv, NaiveConv2Plus1d)):
-        return FastSpatioTemporalConv.from_layer(module, **options)
+    if isinstance(module, _FAST_SOURCES):
+        return _fast(module, options)
+    if isinstance(module, FactorizedConv):
+        raise TypeError(f"make_fast has no fast path for {module.label}" + _why_not(module)
+                        + "; it rewrites the (2+1)D layer, P3D-A, S3D and S3D-G")
     if not isinstance(module, nn.Module):
         raise TypeError(f"make_fast expects a (2+1)D layer or a network holding them, got "
                         f"{type(module).__name__}")
-    if not any(isinstance(m, (SpatioTemporalConv, NaiveConv2Plus1d)) for m in module.modules()):
+    if not any(isinstance(m, _FAST_SOURCES) for m in module.modules()):
         raise ValueError(
-            f"make_fast found no (2+1)D layer (SpatioTemporalConv or NaiveConv2Plus1d) in "
-            f"{type(module).__name__}, so there is nothing to make fast: it rewrites (2+1)D "
-            "layers only (a 3D conv is already a single kernel)"
+            f"make_fast found no (2+1)D layer (SpatioTemporalConv, NaiveConv2Plus1d, P3DA, "
+            f"S3DConv or S3DGConv) in {type(module).__name__}, so there is nothing to make "
+            "fast: it rewrites (2+1)D layers only (a 3D conv is already a single kernel)"
         )
     network = copy.deepcopy(module)
     _replace_in_place(network, options)
     return network
 
 
+def _why_not(layer: object) -> str:
+    """Why the fast path does not apply to a member of the family ('' for others)."""
+    reason = _NOT_FAST.get(getattr(layer, "method", ""))
+    return f": {reason}" if reason else ""
+
+
+def _fast(layer: nn.Module, options: dict[str, Any]) -> nn.Module:
+    """The fast module of one layer that `_FAST_SOURCES` lists."""
+    if isinstance(layer, S3DGConv):
+        # The gate reads the separable conv's output z: keep it, make z's conv fast.
+        fast = FastSpatioTemporalConv.from_layer(_as_2plus1d(layer), **options)
+        gated = nn.Sequential(OrderedDict(conv=fast, gate=copy.deepcopy(layer.gate)))
+        gated.inference_only = True  # what the timing harness reads: no training
+        return gated.train(layer.training)
+    return FastSpatioTemporalConv.from_layer(layer, **options)
+
+
 def _replace_in_place(module: nn.Module, options: dict[str, Any]) -> None:
     for name, child in module.named_children():
-        if isinstance(child, (SpatioTemporalConv, NaiveConv2Plus1d)):
-            setattr(module, name, FastSpatioTemporalConv.from_layer(child, **options))
+        if isinstance(child, _FAST_SOURCES):
+            setattr(module, name, _fast(child, options))
         else:
             _replace_in_place(child, options)

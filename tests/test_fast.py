@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from r21d_edu.factorized import FACTORIZED_LAYERS, P3DA, P3DB, IrCSNConv, S3DConv, S3DGConv
 from r21d_edu.fast import FastSpatioTemporalConv, make_fast
 from r21d_edu.layers import NaiveConv2Plus1d, SpatioTemporalConv
 
@@ -203,3 +205,89 @@ def test_fast_path_on_cuda_equals_the_plain_layer(dtype):
         "rtol": 1e-3, "atol": 1e-3}  # TF32 convs round to 10 mantissa bits
     torch.testing.assert_close(out.float(), expected.float(), **tolerance)
     assert fast._cudnn_relu is not None  # the fused cuDNN op was tried
+
+
+# ---- the factorized family: where the fast path applies -------------------------
+
+FAMILY_CONFIGS = [
+    dict(kernel_size=3, stride=1, padding=1),
+    dict(kernel_size=(3, 5, 3), stride=(2, 2, 1), padding=(1, 2, 0), bias=False),
+    dict(kernel_size=(5, 1, 3), stride=(1, 1, 2), padding=(2, 0, 1)),
+]
+
+
+def _trained_member(layer: nn.Module, seed: int = 0) -> nn.Module:
+    """Non-trivial BatchNorm statistics and affine parameters, float64, eval mode."""
+    generator = torch.Generator().manual_seed(seed)
+    layer = layer.double()
+    for bn in [m for m in layer.modules() if isinstance(m, nn.BatchNorm3d)]:
+        c = bn.num_features
+        with torch.no_grad():
+            bn.running_mean.copy_(torch.randn(c, generator=generator))
+            bn.running_var.copy_(torch.rand(c, generator=generator) + 0.5)
+            bn.weight.copy_(torch.randn(c, generator=generator))
+            bn.bias.copy_(torch.randn(c, generator=generator))
+    return layer.eval()
+
+
+@pytest.mark.parametrize("cls", [P3DA, S3DConv, S3DGConv], ids=lambda c: c.method)
+@pytest.mark.parametrize("config", FAMILY_CONFIGS)
+@pytest.mark.parametrize("middle", [True, False])
+def test_p3d_a_s3d_and_s3d_g_have_the_fast_path_exactly_in_float64(cls, config, middle):
+    torch.manual_seed(0)
+    layer = _trained_member(cls(3, 5, **config, middle_bn_relu=middle))
+    fast = make_fast(layer)
+    conv = fast.conv if cls is S3DGConv else fast
+    assert isinstance(conv, FastSpatioTemporalConv) and conv.intermediate_channels == 5
+    assert getattr(fast, "inference_only", False) and not fast.training
+    x = torch.randn(2, 3, 7, 9, 9, dtype=torch.float64)
+    with torch.inference_mode():
+        expected, got = layer(x), fast(x)
+    assert got.shape == expected.shape
+    # Folding rounds once in float64: equal to a few units in the last place.
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_p3d_a_with_integer_weights_is_bitwise_its_fast_path():
+    layer = P3DA(3, 4, 3, padding=1).double()
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for conv in (layer.spatial, layer.temporal):
+            conv.weight.copy_(torch.randint(-2, 3, conv.weight.shape, generator=generator))
+        layer.temporal.bias.copy_(torch.randint(-2, 3, (4,), generator=generator))
+        layer.bn.running_var.fill_(1.0 - layer.bn.eps)  # scale 1 exactly
+    layer.eval()
+    x = torch.randint(-3, 4, (2, 3, 4, 6, 6)).double()
+    with torch.inference_mode():
+        assert torch.equal(FastSpatioTemporalConv.from_layer(layer, pad_to=8)(x), layer(x))
+
+
+def test_make_fast_rewrites_the_members_it_applies_to_inside_a_network():
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        _trained_member(P3DA(3, 8, 3, padding=1)), nn.ReLU(),
+        _trained_member(P3DB(8, 8, 3, padding=1)),
+        nn.Sequential(_trained_member(S3DGConv(8, 8, 3, padding=1), seed=1)),
+        IrCSNConv(8, 8, 3, padding=1).double(),
+    ).eval()
+    fast = make_fast(net)
+    assert isinstance(fast[0], FastSpatioTemporalConv)
+    assert isinstance(fast[2], P3DB) and isinstance(fast[4], IrCSNConv)  # no fast path: kept
+    assert isinstance(fast[3][0].conv, FastSpatioTemporalConv)
+    assert isinstance(net[0], P3DA)  # the original is untouched
+    x = torch.randn(2, 3, 5, 8, 8, dtype=torch.float64)
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), net(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("key", ["p3d_b", "p3d_c", "ip_csn", "ir_csn", "dw_2plus1d", "tsm"])
+def test_members_without_a_fast_path_are_refused_with_the_reason(key):
+    layer = FACTORIZED_LAYERS[key](8, 8, 3, padding=1)
+    with pytest.raises(TypeError, match=f"no fast path for {re.escape(layer.label)}: .+"):
+        make_fast(layer)
+    with pytest.raises(TypeError, match="P3DA or S3DConv"):
+        FastSpatioTemporalConv.from_layer(layer)
+    with pytest.raises(TypeError, match="use make_fast"):
+        FastSpatioTemporalConv.from_layer(S3DGConv(8, 8, 3, padding=1))
+    with pytest.raises(ValueError, match="found no \\(2\\+1\\)D layer"):
+        make_fast(nn.Sequential(layer))
