@@ -401,9 +401,10 @@ def make_fast(
                         f"{type(module).__name__}")
     if not any(isinstance(m, _FAST_SOURCES) for m in module.modules()):
         raise ValueError(
-            f"make_fast found no (2+1)D layer (SpatioTemporalConv, NaiveConv2Plus1d, P3DA, "
-            f"S3DConv or S3DGConv) in {type(module).__name__}, so there is nothing to make "
-            "fast: it rewrites (2+1)D layers only (a 3D conv is already a single kernel)"
+            f"make_fast found no (2+1)D layer (SpatioTemporalConv or NaiveConv2Plus1d) in "
+            f"{type(module).__name__}, so there is nothing to make fast: it rewrites (2+1)D "
+            "layers only, and the members of the family that are one (P3DA, S3DConv, "
+            "S3DGConv); a 3D conv is already a single kernel"
         )
     network = copy.deepcopy(module)
     _replace_in_place(network, options)
