@@ -216,7 +216,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m r21d_edu.bench",
         description="Time the 3D, naive, (2+1)D and fast (2+1)D convs on R(2+1)D-18's layers. "
         "Defaults: the full sweep on CUDA; on CPU 8 frames, batch 1 and 8, float32, "
-        "10 repeats (about 5 minutes on 2 cores).",
+        "10 repeats (about 5 minutes on 2 cores). --family, first, runs the family sweep "
+        "instead (python -m r21d_edu.bench_family).",
     )
     parser.add_argument("--device", default="auto",
                         help="cpu, cuda or cuda:N; auto picks cuda when available (default)")
@@ -581,6 +582,10 @@ def render_readme(record: dict[str, Any], figures: Sequence[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> Path:
     """Command-line entry: run the sweep and write the results folder; returns it."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--family"]:  # the family sweep lives in a module of its own
+        from .bench_family import main as family_main
+
+        return family_main(argv[1:])
     options = _options(argv)
     options.argv = argv
     record = run(options)
