@@ -190,6 +190,11 @@ def test_methods_are_inferred_from_the_layer_class():
         infer_method(nn.Sequential(nn.Conv3d(2, 2, 3)))
     for key, cls in FACTORIZED_LAYERS.items():
         assert infer_method(cls(8, 8, 3, padding=1)) == key
+    gated = make_fast(FACTORIZED_LAYERS["s3d_g"](8, 8, 3, padding=1).eval())
+    assert infer_method(gated) == "fast"
+    assert time_module(gated, SHAPE, **FAST).method == "fast"
+    with pytest.raises(ValueError, match="inference-only"):
+        time_module(gated, SHAPE, mode="training", **FAST)
 
 
 @pytest.mark.parametrize("mode", ["inference", "training"])

@@ -277,6 +277,9 @@ def infer_method(module: nn.Module) -> str:
 
     if isinstance(module, FastSpatioTemporalConv):
         return "fast"
+    if (isinstance(module, nn.Sequential) and getattr(module, "inference_only", False)
+            and isinstance(getattr(module, "conv", None), FastSpatioTemporalConv)):
+        return "fast"  # make_fast(S3DGConv): the fast separable conv, then the gate
     if isinstance(module, FactorizedConv):
         return module.method
     try:
