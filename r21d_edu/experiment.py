@@ -11,6 +11,8 @@ flag. Examples::
     python -m r21d_edu.experiment --plan confirmatory --workers 2 \\
         --save-weights --out experiments/confirmatory               # the planned one
     python -m r21d_edu.experiment --out experiments/family --resume # after an interrupt
+    python -m r21d_edu.experiment --plan factorizations --workers 2 \\
+        --out experiments/factorizations                           # P3D, S3D-G, TSM beside r3d
     torchrun --standalone --nproc_per_node=2 -m r21d_edu.experiment --smoke --out /tmp/ddp
 
 Runs of different (model, seed) share nothing, so ``--workers N`` trains N of
@@ -55,8 +57,9 @@ import torch
 
 from .analysis import summarize, summary_markdown
 from .counting import summarize_network
-from .family import FAMILY, family_model
-from .plans import PLANS, StudyPlan
+from .factorized_family import study_model
+from .family import FAMILY
+from .plans import KNOWN_MODELS, PLANS, StudyPlan
 from .results_folder import (
     HelpFormatter,
     ResultsFolderError,
@@ -70,6 +73,7 @@ from .results_folder import (
     seed_int,
     write_atomically,
 )
+from .stats import spread
 from .tasks import VIEWS, DirectionTask, MotionDirections, make_splits
 from .training import BN_MODES, CheckpointError, Distributed, TrainConfig, evaluate, train
 from .weights import load_checked
@@ -172,13 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.plan is not None and (args.models is not None or args.seeds is not None
-                                  or args.smoke):
-        parser.error(f"--plan {args.plan} fixes the models and seeds; drop --models, --seeds "
-                     "and --smoke (or drop --plan)")
+    if args.plan is not None and (args.models is not None or args.seeds is not None):
+        parser.error(f"--plan {args.plan} fixes the models and seeds; drop --models and "
+                     "--seeds (or drop --plan)")
+    if args.plan is not None and args.smoke and not PLANS[args.plan].smoke_models:
+        parser.error(f"--plan {args.plan} has no smoke run; drop --smoke (or drop --plan for "
+                     "the family's smoke run)")
     if args.smoke:
         for key, value in SMOKE.items():
-            setattr(args, key, value)
+            if args.plan is None or key not in ("models", "seeds"):
+                setattr(args, key, value)
     if args.plan is None:
         models = args.models or ["all"]
         args.models = list(FAMILY) if "all" in models else list(dict.fromkeys(models))
@@ -190,7 +197,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _plan(args: argparse.Namespace) -> StudyPlan | None:
-    return PLANS[args.plan] if args.plan is not None else None
+    if args.plan is None:
+        return None
+    plan = PLANS[args.plan]
+    # A plan's smoke run: its few smoke models at the smoke seeds, the rest as SMOKE.
+    return plan.smoke(tuple(SMOKE["seeds"])) if args.smoke else plan
 
 
 # --------------------------------------------------------------------------
@@ -264,8 +275,8 @@ def run_job(job: RunJob, report=None, *, splits: dict[str, MotionDirections] | N
     config = TrainConfig(**job.config)
     splits = _views(splits if splits is not None else _splits_for(job.task), job.view, job.seed)
     torch.manual_seed(job.seed)  # the initialization comes from the run's seed alone
-    model = family_model(job.model, num_classes=8, in_channels=splits["train"].clip_shape[0],
-                         frames=task.frames)
+    model = study_model(job.model, num_classes=8, in_channels=splits["train"].clip_shape[0],
+                        frames=task.frames)
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     macs = _macs(model, splits["train"].clip_shape)
     result = train(model, splits["train"], splits["val"], config, seed=job.seed, world=world,
@@ -285,8 +296,8 @@ def run_job(job: RunJob, report=None, *, splits: dict[str, MotionDirections] | N
         path = Path(job.weights)
         digest = _save_weights(result.model, path)
         # The float16 copy is what others load: score it as they will see it.
-        reloaded = family_model(job.model, num_classes=8,
-                                in_channels=splits["train"].clip_shape[0], frames=task.frames)
+        reloaded = study_model(job.model, num_classes=8,
+                               in_channels=splits["train"].clip_shape[0], frames=task.frames)
         reloaded.load_state_dict(load_checked(path))
         half_accuracy, _ = evaluate(reloaded, splits["test"])
         weights = {"model": job.model, "seed": job.seed, "file": path.name, "sha256": digest,
@@ -310,21 +321,50 @@ def _protocol(args: argparse.Namespace, task: DirectionTask, config: TrainConfig
         "family": "r21d_edu.family defaults (widths 16-128, 1 block)",
     }
     if args.plan is not None:
-        protocol["plan"] = args.plan
+        protocol["plan"] = args.plan + ("-smoke" if args.smoke else "")
+        if any(model not in FAMILY for model in _plan(args).models):
+            protocol["factorized"] = ("r21d_edu.factorized_family: member@matching at "
+                                      "MATCHED_WIDTHS, 1 block")
     return json.loads(json.dumps(protocol))
 
 
 def _order(row: dict) -> tuple[int, int, int]:
-    # The family's order, then the seed (then the epoch): the same whatever finished first.
-    return FAMILY.index(row["model"]), int(row["seed"]), int(row.get("epoch", 0))
+    # The family's order, then the factorization study's (then seed, then epoch): the same
+    # whatever finished first.
+    return KNOWN_MODELS.index(row["model"]), int(row["seed"]), int(row.get("epoch", 0))
+
+
+def _summarize(runs: list[dict], plan: StudyPlan) -> dict:
+    """`summarize`, with Holm's correction applied within each group of the plan's comparisons
+    (the factorization study: one per matching), and every model of the plan in its order."""
+    groups = list(dict.fromkeys(c.group for c in plan.comparisons))
+    if groups in ([], [""]) and all(m in FAMILY for m in plan.models):
+        return summarize(runs, plan.comparisons, plan.target_half_width)
+    differences = []
+    for group in groups:
+        part = summarize(runs, [c for c in plan.comparisons if c.group == group])
+        differences += [{**d, "group": group} for d in part["differences"]]
+    # summarize lists the family's members only: the per-model table is made here for all.
+    by_model: dict[str, list[dict]] = {}
+    for run in sorted(runs, key=_order):
+        by_model.setdefault(run["model"], []).append(run)
+    models = {}
+    for name in [m for m in plan.models if m in by_model]:
+        rows = by_model[name]
+        entry: dict = {metric: asdict(spread([r[metric] for r in rows]))
+                       for metric in ("train_error", "val_accuracy", "test_accuracy")}
+        entry["params"] = int(rows[0]["params"])
+        if rows[0].get("macs") not in (None, ""):
+            entry["macs"] = int(rows[0]["macs"])
+        models[name] = entry
+    return {"models": models, "differences": differences, "primary": None}
 
 
 def _write_results(out: Path, results: dict, plan: StudyPlan | None, figure: bool) -> None:
     results["runs"].sort(key=_order)
     results["history"].sort(key=_order)
     if plan is not None:
-        results["summary"] = summarize(results["runs"], plan.comparisons,
-                                       plan.target_half_width)
+        results["summary"] = _summarize(results["runs"], plan)
     else:
         results["summary"] = summarize(results["runs"])
     write_atomically(out / "results.json", json.dumps(results, indent=1) + "\n")

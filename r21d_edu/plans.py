@@ -21,11 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .factorized_family import MATCHINGS, STUDY_MODELS
 from .family import FAMILY
 
 __all__ = [
     "CONFIRMATORY",
     "EXPLORATORY_COMPARISONS",
+    "FACTORIZATIONS",
+    "FACTORIZATIONS_DEPTHWISE",
     "PLANS",
     "Comparison",
     "StudyPlan",
@@ -33,6 +36,8 @@ __all__ = [
 
 ROLES = ("primary", "secondary", "exploratory")
 METRICS = ("test_accuracy", "train_error")
+#: Every model a plan may name: the family and the factorization study's member@matching.
+KNOWN_MODELS: tuple[str, ...] = FAMILY + tuple(m for m in STUDY_MODELS if m not in FAMILY)
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,8 @@ class Comparison:
         metric: ``"test_accuracy"`` or ``"train_error"``.
         role: ``"primary"``, ``"secondary"`` or ``"exploratory"``.
         question: what the difference answers, in words.
+        group: the comparisons Holm's correction is applied within (``""``: one
+            group, the whole plan; the factorization study has one per matching).
     """
 
     a: str
@@ -51,11 +58,14 @@ class Comparison:
     metric: str
     role: str
     question: str
+    group: str = ""
 
     def __post_init__(self) -> None:
         for name in (self.a, self.b):
-            if name not in FAMILY:
-                raise ValueError(f"unknown model {name!r}; the family is {', '.join(FAMILY)}")
+            if name not in KNOWN_MODELS:
+                raise ValueError(f"unknown model {name!r}; the family is {', '.join(FAMILY)}, "
+                                 f"the factorization study's models "
+                                 f"{', '.join(m for m in KNOWN_MODELS if m not in FAMILY)}")
         if self.metric not in METRICS:
             raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
         if self.role not in ROLES:
@@ -72,23 +82,50 @@ class StudyPlan:
         comparisons: the planned differences.
         target_half_width: the primary interval's planned half-width (a
             fraction: 0.10 is 10 points), reported beside the one obtained.
+        seed_major: train every model's first seed before any second seed, so an
+            interrupted study is balanced across models (default: model by model).
+        smoke_models: the models ``--smoke`` trains with this plan (tiny, for CI);
+            empty: the plan has no smoke run.
     """
 
     name: str
     runs: tuple[tuple[str, tuple[int, ...]], ...]
     comparisons: tuple[Comparison, ...]
     target_half_width: float | None = None
+    seed_major: bool = False
+    smoke_models: tuple[str, ...] = ()
+
+    @property
+    def models(self) -> list[str]:
+        """The plan's models, in its order."""
+        return [model for model, _ in self.runs]
 
     @property
     def pairs(self) -> list[tuple[str, int]]:
-        """Every (model, seed) the plan trains."""
-        return [(model, seed) for model, seeds in self.runs for seed in seeds]
+        """Every (model, seed) the plan trains, in the order it trains them."""
+        pairs = [(model, seed) for model, seeds in self.runs for seed in seeds]
+        if self.seed_major:
+            rank = {seed: i for i, seed in enumerate(dict.fromkeys(s for _, s in pairs))}
+            order = {model: i for i, model in enumerate(self.models)}
+            pairs.sort(key=lambda pair: (rank[pair[1]], order[pair[0]]))
+        return pairs
 
     @property
     def primary(self) -> Comparison:
         """The plan's one primary comparison."""
         (primary,) = [c for c in self.comparisons if c.role == "primary"]
         return primary
+
+    def smoke(self, seeds: tuple[int, ...]) -> StudyPlan:
+        """The plan cut to `smoke_models` at `seeds`, with the comparisons among them."""
+        if not self.smoke_models:
+            raise ValueError(f"the plan {self.name!r} has no smoke run; run --smoke without "
+                             "--plan")
+        kept = set(self.smoke_models)
+        return StudyPlan(
+            name=self.name, runs=tuple((m, tuple(seeds)) for m in self.models if m in kept),
+            comparisons=tuple(c for c in self.comparisons if {c.a, c.b} <= kept),
+            target_half_width=self.target_half_width, seed_major=self.seed_major)
 
 
 #: The comparisons of the exploratory 3-seed study (``experiments/family``).
@@ -137,5 +174,51 @@ CONFIRMATORY = StudyPlan(
     target_half_width=0.10,
 )
 
+
+# --------------------------------------------------------------------------
+# The factorization study (experiments/factorizations/PROTOCOL.md)
+# --------------------------------------------------------------------------
+
+#: Fresh seeds: no run of any earlier study used 2000-2002.
+FACTORIZATION_SEEDS = (2000, 2001, 2002)
+#: Trained in `FACTORIZATIONS`: s3d is left out because its layer is P3D-A's, module
+#: for module, so ``s3d@m`` and ``p3d-a@m`` are one network (tested); p3d-a stands for both.
+LIGHT_MEMBERS = ("p3d-a", "p3d-b", "p3d-c", "s3d-g", "tsm")
+#: The depthwise members: 7-30x r3d's time per step on this CPU, so a plan of their own.
+DEPTHWISE_MEMBERS = ("ip-csn", "ir-csn", "dw-2plus1d")
+
+
+def _factorization_plan(name: str, members: tuple[str, ...]) -> StudyPlan:
+    models = ("r3d", "r2plus1d", *(f"{m}@{matching}" for matching in MATCHINGS
+                                   for m in members))
+    comparisons = []
+    for matching in MATCHINGS:
+        for member in members:
+            model = f"{member}@{matching}"
+            for reference in ("r3d", "r2plus1d"):
+                comparisons.append(Comparison(
+                    model, reference, "test_accuracy", "secondary",
+                    f"does {member} at matched {matching} reach another test accuracy than "
+                    f"{reference}?", group=matching))
+        for member in members:
+            model = f"{member}@{matching}"
+            comparisons.append(Comparison(
+                model, "r3d", "train_error", "exploratory",
+                f"does {member} at matched {matching} train to another error than r3d?",
+                group=matching))
+    for member in members:
+        comparisons.append(Comparison(
+            f"{member}@macs", f"{member}@params", "test_accuracy", "exploratory",
+            f"what does {member} gain or lose between its two matchings?", group="between"))
+    return StudyPlan(name=name, runs=tuple((m, FACTORIZATION_SEEDS) for m in models),
+                     comparisons=tuple(comparisons), seed_major=True,
+                     smoke_models=("r3d", f"{members[0]}@params",
+                                   f"{members[-1]}@macs"))
+
+
+FACTORIZATIONS = _factorization_plan("factorizations", LIGHT_MEMBERS)
+FACTORIZATIONS_DEPTHWISE = _factorization_plan("factorizations-depthwise", DEPTHWISE_MEMBERS)
+
 #: The plans ``python -m r21d_edu.experiment --plan NAME`` knows.
-PLANS: dict[str, StudyPlan] = {CONFIRMATORY.name: CONFIRMATORY}
+PLANS: dict[str, StudyPlan] = {plan.name: plan for plan in (CONFIRMATORY, FACTORIZATIONS,
+                                                           FACTORIZATIONS_DEPTHWISE)}
