@@ -16,7 +16,10 @@ Spatiotemporal Convolutions for Action Recognition" (arXiv 1711.11248).
 All three share one constructor shape,
 ``(in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True)``
 with ints or (t, h, w) triples, all take (N, C, T, H, W) clips, and all give the
-output shape `nn.Conv3d` gives for the same arguments.
+output shape `nn.Conv3d` gives for the same arguments. A keyword-only ``groups``
+(default 1) makes each of them ``groups`` independent convs side by side, as
+``nn.Conv3d(groups=...)`` does (`r21d_edu.lowrank.factorize` of a grouped or depthwise
+conv returns such a (2+1)D layer).
 """
 
 from __future__ import annotations
@@ -145,6 +148,24 @@ def _resolve_intermediate(
                            fix="pass intermediate_channels=1 or more")
 
 
+def check_groups(groups: object, layer_name: str, **channels: int) -> int:
+    """``groups`` as an int that divides every channel count given, or a clear error.
+
+    A grouped conv splits its input and output channels into ``groups`` equal blocks
+    and convolves block k of the input into block k of the output only, so every
+    channel count it splits must be a multiple of ``groups``.
+    """
+    groups = check_int(groups, "groups", minimum=1)
+    for what, count in channels.items():
+        if count % groups:
+            raise ValueError(
+                f"{layer_name}: {what} = {count} is not a multiple of groups = {groups}; a "
+                f"grouped conv splits its channels into {groups} equal blocks. Make {what} "
+                f"a multiple of {groups}, or use groups=1"
+            )
+    return groups
+
+
 def _check_batch_statistics(layer: nn.Module, middle: torch.Tensor) -> None:
     """Refuse a training-mode batch whose middle BatchNorm would see one value per channel."""
     values_per_channel = middle.numel() // max(middle.shape[1], 1)
@@ -174,9 +195,13 @@ class FullConv3d(nn.Conv3d):
         stride: int or (s_t, s_h, s_w). Default: 1.
         padding: zero padding, int or (p_t, p_h, p_w). Default: 0.
         bias: add a learnable bias per output channel. Default: True.
+        groups: keyword-only; split the channels into this many independent
+            convs, C_in/groups -> C_out/groups each, as `nn.Conv3d` does
+            (groups = C_in: depthwise). Default: 1.
 
     Shape:
         - Input: (N, C_in, T, H, W)
+        - Kernel: (C_out, C_in/groups, t, d_h, d_w)
         - Output: (N, C_out, T', H', W') with, per axis,
           ``T' = floor((T + 2*p_t - t) / s_t) + 1`` (likewise H', W').
 
@@ -195,14 +220,19 @@ class FullConv3d(nn.Conv3d):
         stride: Size3 = 1,
         padding: Size3 = 0,
         bias: bool = True,
+        *,
+        groups: int = 1,
     ) -> None:
+        c_in = check_int(in_channels, "in_channels", minimum=1)
+        c_out = check_int(out_channels, "out_channels", minimum=1)
         super().__init__(
-            check_int(in_channels, "in_channels", minimum=1),
-            check_int(out_channels, "out_channels", minimum=1),
+            c_in, c_out,
             as_triple(kernel_size, "kernel_size", minimum=1),
             as_triple(stride, "stride", minimum=1),
             as_triple(padding, "padding", minimum=0),
             bias=check_bool(bias, "bias"),
+            groups=check_groups(groups, type(self).__name__, in_channels=c_in,
+                                out_channels=c_out),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -227,6 +257,7 @@ class _TwoPlusOneConfig:
     intermediate_channels: int
     middle_bn: bool
     middle_relu: bool
+    groups: int
 
     def _store_config(
         self,
@@ -239,6 +270,7 @@ class _TwoPlusOneConfig:
         middle_bn_relu: bool,
         middle_bn: bool | None = None,
         middle_relu: bool | None = None,
+        groups: int = 1,
     ) -> None:
         name = type(self).__name__
         self.in_channels = check_int(in_channels, "in_channels", minimum=1)
@@ -246,9 +278,20 @@ class _TwoPlusOneConfig:
         self.kernel_size = as_triple(kernel_size, "kernel_size", minimum=1)
         self.stride = as_triple(stride, "stride", minimum=1)
         self.padding = as_triple(padding, "padding", minimum=0)
-        self.intermediate_channels = _resolve_intermediate(
-            self.in_channels, self.out_channels, self.kernel_size, intermediate_channels, name
-        )
+        self.groups = check_groups(groups, name, in_channels=self.in_channels,
+                                   out_channels=self.out_channels)
+        g = self.groups
+        if intermediate_channels is None:
+            # Each of the g groups is a C_in/g -> C_out/g conv: the paper's M per group
+            # keeps that group's weights, so g times it keeps the grouped 3D conv's.
+            per_group = _resolve_intermediate(self.in_channels // g, self.out_channels // g,
+                                              self.kernel_size, None, name)
+            self.intermediate_channels = g * per_group
+        else:
+            self.intermediate_channels = _resolve_intermediate(
+                self.in_channels, self.out_channels, self.kernel_size, intermediate_channels,
+                name)
+        check_groups(g, name, intermediate_channels=self.intermediate_channels)
         both = check_bool(middle_bn_relu, "middle_bn_relu")
         # The two halves of the middle can be switched one at a time (the ablations that
         # ask whether the normalization or the non-linearity matters); by default they
@@ -274,7 +317,13 @@ class _TwoPlusOneConfig:
 
     @property
     def config(self) -> dict:
-        """The constructor arguments that rebuild this layer's shape (not its weights)."""
+        """The constructor arguments that rebuild this layer's shape (not its weights).
+
+        ``"groups"`` is there only when it is not 1, so an ungrouped layer's config is
+        what it was before groups existed (code that reads it, e.g. the counting
+        module's `ConvSpec`, takes no groups).
+        """
+        grouped = {"groups": self.groups} if self.groups != 1 else {}
         return {
             "in_channels": self.in_channels,
             "out_channels": self.out_channels,
@@ -286,13 +335,15 @@ class _TwoPlusOneConfig:
             "middle_bn_relu": self.middle_bn_relu,
             "middle_bn": self.middle_bn,
             "middle_relu": self.middle_relu,
+            **grouped,
         }
 
     def extra_repr(self) -> str:
+        groups = f", groups={self.groups}" if self.groups != 1 else ""
         return (
             f"{self.in_channels} -> M={self.intermediate_channels} -> {self.out_channels}, "
             f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"{self._middle_text()}"
+            f"{self._middle_text()}{groups}"
         )
 
 
@@ -330,6 +381,8 @@ class NaiveConv2Plus1d(_TwoPlusOneConfig, nn.Module):
             does; it doubles the non-linearities). Default: True.
         middle_bn, middle_relu: keyword-only; switch the BatchNorm or the ReLU
             of the middle on its own (None follows ``middle_bn_relu``).
+        groups: keyword-only; both convs grouped (C_in, M and C_out multiples of
+            it), as in `SpatioTemporalConv`. Default: 1.
 
     Shape:
         - Input: (N, C_in, T, H, W)
@@ -350,23 +403,25 @@ class NaiveConv2Plus1d(_TwoPlusOneConfig, nn.Module):
         *,
         middle_bn: bool | None = None,
         middle_relu: bool | None = None,
+        groups: int = 1,
     ) -> None:
         nn.Module.__init__(self)
         bias = check_bool(bias, "bias")  # before any conv draws its initial weights
         self._store_config(
             in_channels, out_channels, kernel_size, stride, padding,
-            intermediate_channels, middle_bn_relu, middle_bn, middle_relu,
+            intermediate_channels, middle_bn_relu, middle_bn, middle_relu, groups,
         )
         t, d_h, d_w = self.kernel_size
         m = self.intermediate_channels
         self.spatial = nn.Conv2d(
             self.in_channels, m, (d_h, d_w), stride=self.stride[1:], padding=self.padding[1:],
-            bias=False,
+            bias=False, groups=self.groups,
         )
         self.bn = nn.BatchNorm2d(m) if self.middle_bn else nn.Identity()
         self.relu = nn.ReLU(inplace=True) if self.middle_relu else nn.Identity()
         self.temporal = nn.Conv1d(
             m, self.out_channels, t, stride=self.stride[0], padding=self.padding[0], bias=bias,
+            groups=self.groups,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -429,6 +484,11 @@ class SpatioTemporalConv(_TwoPlusOneConfig, nn.Sequential):
         middle_bn, middle_relu: keyword-only; switch the BatchNorm or the ReLU
             on its own (None follows ``middle_bn_relu``), e.g. ``middle_relu=False``
             keeps the normalization but makes the layer linear at eval time.
+        groups: keyword-only; both convs grouped, so the layer is ``groups``
+            independent (2+1)D layers C_in/g -> M/g -> C_out/g side by side (C_in,
+            M and C_out must be multiples of g). It is what `lowrank.factorize`
+            makes of a grouped or depthwise `nn.Conv3d`; None for M then gives g
+            times the paper's M of one group. Default: 1.
 
     Shape:
         - Input: (N, C_in, T, H, W)
@@ -458,23 +518,24 @@ class SpatioTemporalConv(_TwoPlusOneConfig, nn.Sequential):
         *,
         middle_bn: bool | None = None,
         middle_relu: bool | None = None,
+        groups: int = 1,
     ) -> None:
         nn.Sequential.__init__(self)
         bias = check_bool(bias, "bias")  # before any conv draws its initial weights
         self._store_config(
             in_channels, out_channels, kernel_size, stride, padding,
-            intermediate_channels, middle_bn_relu, middle_bn, middle_relu,
+            intermediate_channels, middle_bn_relu, middle_bn, middle_relu, groups,
         )
         t, d_h, d_w = self.kernel_size
         s_t, s_h, s_w = self.stride
         p_t, p_h, p_w = self.padding
         m = self.intermediate_channels
         self.append(nn.Conv3d(self.in_channels, m, (1, d_h, d_w), (1, s_h, s_w), (0, p_h, p_w),
-                              bias=False))
+                              bias=False, groups=self.groups))
         self.append(nn.BatchNorm3d(m) if self.middle_bn else nn.Identity())
         self.append(nn.ReLU(inplace=True) if self.middle_relu else nn.Identity())
         self.append(nn.Conv3d(m, self.out_channels, (t, 1, 1), (s_t, 1, 1), (p_t, 0, 0),
-                              bias=bias))
+                              bias=bias, groups=self.groups))
 
     @property
     def spatial(self) -> nn.Conv3d:
@@ -538,11 +599,11 @@ def copy_weights(source: _TwoPlusOne, target: _TwoPlusOne) -> _TwoPlusOne:
                 f"copy_weights expects NaiveConv2Plus1d or SpatioTemporalConv layers, got "
                 f"{type(layer).__name__} as {role}"
             )
-    if source.config != target.config:
+    # An ungrouped layer's config has no "groups" key (see `config`): compare with it put in.
+    ours, theirs = ({"groups": 1, **layer.config} for layer in (source, target))
+    if ours != theirs:
         differences = ", ".join(
-            f"{key}: {source.config[key]!r} vs {target.config[key]!r}"
-            for key in source.config
-            if source.config[key] != target.config[key]
+            f"{key}: {ours[key]!r} vs {theirs[key]!r}" for key in ours if ours[key] != theirs[key]
         )
         raise ValueError(
             f"copy_weights needs layers of the same shape; they differ in {differences}"

@@ -25,7 +25,11 @@ approximation in Frobenius norm (Eckart–Young), and therefore the best linear
 - `smooth_kernel` — a seeded, smooth 3D kernel to compare with random ones;
 - energy-vs-rank curves are drawn by `r21d_edu.viz.energy_figure`.
 
-Tensors are (N, C, T, H, W) clips; kernels are (C_out, C_in, t, d_h, d_w) like
+A grouped or depthwise conv (``groups`` = g) is g convs side by side: `factorize`,
+`compose` and `energy_profile` take it group by group — one SVD per group, the rank
+per group, M = g·rank — with the arithmetic and its proof in `r21d_edu.lowrank_groups`.
+
+Tensors are (N, C, T, H, W) clips; kernels are (C_out, C_in/groups, t, d_h, d_w) like
 `nn.Conv3d.weight`.
 """
 
@@ -40,7 +44,6 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ._moved import moved_names
 from ._checks import (
     Triple,
     as_triple,
@@ -53,7 +56,17 @@ from ._checks import (
     is_number,
     rng_kept,
 )
+from ._moved import moved_names
 from .layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv, intermediate_channels
+from .lowrank_groups import (
+    check_kernel_groups,
+    compose_groups,
+    energy_by_rank,
+    explain_groups,
+    group_full_rank,
+    group_shares,
+    unfold_groups,
+)
 
 __all__ = [
     "EnergyProfile",
@@ -139,11 +152,6 @@ def _check_conv3d(conv: object, what: str) -> nn.Conv3d:
         raise TypeError(
             f"{what} expects an nn.Conv3d (or FullConv3d), got {type(conv).__name__}"
         )
-    if conv.groups != 1:
-        raise ValueError(
-            f"{what} supports ungrouped convs only, got groups={conv.groups}: a grouped conv's "
-            "kernel is block-diagonal over channels; factorize each group's nn.Conv3d instead"
-        )
     if tuple(conv.dilation) != (1, 1, 1):
         raise ValueError(
             f"{what} supports undilated convs only, got dilation={tuple(conv.dilation)}: the "
@@ -152,7 +160,9 @@ def _check_conv3d(conv: object, what: str) -> nn.Conv3d:
     if isinstance(conv.padding, str) or conv.padding_mode != "zeros":
         raise ValueError(
             f"{what} needs numeric zero padding, got padding={conv.padding!r}, padding_mode="
-            f"{conv.padding_mode!r}; build the Conv3d with padding=(p_t, p_h, p_w)"
+            f"{conv.padding_mode!r}: SpatioTemporalConv pads its two convs with zeros only, "
+            "so another mode (or a padding string) would change the output at the borders; "
+            "build the Conv3d with padding=(p_t, p_h, p_w) and padding_mode='zeros'"
         )
     _check_weight_values(conv.weight.detach(), what)
     return conv
@@ -197,11 +207,6 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def _full_rank(weight: torch.Tensor) -> int:
-    c_out, c_in, t, d_h, d_w = weight.shape
-    return min(c_out * t, c_in * d_h * d_w)
-
-
 # --------------------------------------------------------------------------
 # Factorize and compose
 # --------------------------------------------------------------------------
@@ -222,17 +227,27 @@ def factorize(conv: nn.Conv3d, rank: int | None = None) -> SpatioTemporalConv:
     as ``conv`` (up to rounding). The SVD runs in float64; the layer comes back
     in ``conv``'s dtype and device.
 
+    A grouped conv (``groups`` = g, depthwise when g = C_in) is g convs
+    C_in/g -> C_out/g side by side: each group's (C_out/g·t) × (C_in/g·d_h·d_w)
+    kernel gets its own SVD, ``rank`` is the rank *per group*, and the layer's two
+    convs are grouped the same way, with M = g·rank intermediate channels. It is
+    the best (2+1)D layer with ``rank`` channels per group (the error is the root
+    of the groups' summed squared tails; `r21d_edu.lowrank_groups` proves it).
+
     Args:
-        conv: an ungrouped, undilated `nn.Conv3d` / `FullConv3d` with zero padding.
-        rank: M, 1 ≤ M ≤ min(C_out·t, C_in·d_h·d_w). None uses the paper's M
-            (`intermediate_channels`).
+        conv: an undilated `nn.Conv3d` / `FullConv3d` with numeric zero padding,
+            grouped or not.
+        rank: per group, 1 ≤ rank ≤ min(C_out/g·t, C_in/g·d_h·d_w) (with g = 1:
+            M itself). None uses the paper's M of one group
+            (`intermediate_channels` (C_in/g, C_out/g, kernel)).
 
     Returns:
-        A `SpatioTemporalConv` with ``middle_bn_relu=False`` and M = ``rank``,
-        with ``conv``'s stride, padding and bias.
+        A `SpatioTemporalConv` with ``middle_bn_relu=False``, ``groups`` = g and
+        M = g·``rank``, with ``conv``'s stride, padding and bias.
 
     Shape:
         - Input: (N, C_in, T, H, W)
+        - Middle: (N, g·rank, T, H', W')
         - Output: (N, C_out, T', H', W'), the same as ``conv``'s.
 
     Example::
@@ -240,30 +255,39 @@ def factorize(conv: nn.Conv3d, rank: int | None = None) -> SpatioTemporalConv:
         >>> conv = nn.Conv3d(64, 64, 3, padding=1)
         >>> factorize(conv).intermediate_channels   # the paper's M
         144
+        >>> factorize(nn.Conv3d(64, 64, 3, groups=64), 3).intermediate_channels  # exact
+        192
     """
     conv = _check_conv3d(conv, "factorize")
     weight = conv.weight.detach()
-    full = _full_rank(weight)
-    c_out, c_in, t, d_h, d_w = weight.shape
+    g = conv.groups
+    full = group_full_rank(weight, g)
+    c_out, ci, t, d_h, d_w = weight.shape
+    co = c_out // g  # ci and co: one group's channels
     if rank is None:
-        rank = check_formula_m(intermediate_channels(c_in, c_out, (t, d_h, d_w)), c_in, c_out,
+        rank = check_formula_m(intermediate_channels(ci, co, (t, d_h, d_w)), ci, co,
                                (t, d_h, d_w), fix=f"pass a rank between 1 and {full}")
     rank = check_int(rank, "rank", minimum=1)
     if rank > full:
+        shape = "" if g == 1 else f" of each of the {g} groups, min(C_out/g·t, C_in/g·d_h·d_w)"
         raise ValueError(
-            f"rank must be at most the full rank min(C_out·t, C_in·d_h·d_w) = "
-            f"min({c_out}·{t}, {c_in}·{d_h}·{d_w}) = {full}, got {rank}; a larger rank "
+            f"rank must be at most the full rank{shape or ' min(C_out·t, C_in·d_h·d_w)'} = "
+            f"min({co}·{t}, {ci}·{d_h}·{d_w}) = {full}, got {rank}; a larger rank "
             f"adds only zero channels — use rank={full} for an exact factorization"
         )
     with one_thread():
-        u, s, vh = torch.linalg.svd(unfold_kernel(weight.double()), full_matrices=False)
-    root = s[:rank].sqrt()
-    temporal = (u[:, :rank] * root).reshape(c_out, t, rank).permute(0, 2, 1)
-    spatial = (root[:, None] * vh[:rank]).reshape(rank, c_in, d_h, d_w)
+        u, s, vh = torch.linalg.svd(unfold_groups(weight.double(), g), full_matrices=False)
+    root = s[:, :rank].sqrt()  # (g, rank)
+    # Group j's temporal kernels feed output block j from middle block j, and its
+    # spatial kernels fill middle block j from input block j: stacking them group by
+    # group is the layout of a grouped conv's weight.
+    temporal = (u[:, :, :rank] * root[:, None, :]).reshape(c_out, t, rank).permute(0, 2, 1)
+    spatial = (root[:, :, None] * vh[:, :rank]).reshape(g * rank, ci, d_h, d_w)
     with rng_kept():  # its initial weights are overwritten below: leave the RNG alone
         layer = SpatioTemporalConv(
-            c_in, c_out, (t, d_h, d_w), tuple(conv.stride), tuple(conv.padding),
-            bias=conv.bias is not None, intermediate_channels=rank, middle_bn_relu=False,
+            ci * g, c_out, (t, d_h, d_w), tuple(conv.stride), tuple(conv.padding),
+            bias=conv.bias is not None, intermediate_channels=g * rank, middle_bn_relu=False,
+            groups=g,
         ).to(device=weight.device, dtype=weight.dtype)
     with torch.no_grad():
         layer.spatial.weight.copy_(spatial.reshape(layer.spatial.weight.shape))
@@ -280,15 +304,18 @@ def composed_kernel(layer: SpatioTemporalConv | NaiveConv2Plus1d) -> torch.Tenso
     built with ``middle_bn_relu=False`` this is the kernel the layer applies (see
     `compose`); with BN + ReLU in the middle it is the kernel of the layer's linear
     part only, which callers must say (``viz.effective_kernel(..., ignore_bn_relu=True)``).
+    A grouped layer (groups = g) sums, for the outputs of group j, over the M/g middle
+    channels of group j only (`lowrank_groups.compose_groups`).
 
     Shape:
-        - Output: (C_out, C_in, t, d_h, d_w), like ``nn.Conv3d.weight``, detached.
+        - Output: (C_out, C_in/groups, t, d_h, d_w), like ``nn.Conv3d.weight``, detached.
     """
     t, d_h, d_w = layer.kernel_size
+    g = layer.groups
     m = layer.intermediate_channels
-    temporal = layer.temporal.weight.detach().reshape(layer.out_channels, m, t)
-    spatial = layer.spatial.weight.detach().reshape(m, layer.in_channels, d_h, d_w)
-    return torch.einsum("omt,mihw->oithw", temporal, spatial)
+    temporal = layer.temporal.weight.detach().reshape(layer.out_channels, m // g, t)
+    spatial = layer.spatial.weight.detach().reshape(m, layer.in_channels // g, d_h, d_w)
+    return compose_groups(temporal, spatial, g)
 
 
 def compose(layer: SpatioTemporalConv | NaiveConv2Plus1d) -> FullConv3d:
@@ -304,11 +331,13 @@ def compose(layer: SpatioTemporalConv | NaiveConv2Plus1d) -> FullConv3d:
             ``middle_bn_relu=False``.
 
     Returns:
-        A `FullConv3d` (an `nn.Conv3d`) in the layer's dtype and device.
+        A `FullConv3d` (an `nn.Conv3d`) in the layer's dtype and device, with
+        the layer's ``groups``.
 
     Shape:
         - Input: (N, C_in, T, H, W)
-        - Kernel: (C_out, C_in, t, d_h, d_w), of rank ≤ M when unfolded
+        - Kernel: (C_out, C_in/groups, t, d_h, d_w), of rank ≤ M when unfolded
+          (≤ M/groups in each group's block)
         - Output: (N, C_out, T', H', W'), the same as the layer's.
     """
     if not isinstance(layer, (SpatioTemporalConv, NaiveConv2Plus1d)):
@@ -328,7 +357,7 @@ def compose(layer: SpatioTemporalConv | NaiveConv2Plus1d) -> FullConv3d:
     with rng_kept():  # its initial weights are overwritten below: leave the RNG alone
         conv = FullConv3d(
             layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
-            layer.padding, bias=layer.temporal.bias is not None,
+            layer.padding, bias=layer.temporal.bias is not None, groups=layer.groups,
         ).to(device=kernel.device, dtype=kernel.dtype)
     with torch.no_grad():
         conv.weight.copy_(kernel)
@@ -351,11 +380,18 @@ class EnergyProfile:
     share of the kernel's squared Frobenius norm that the best rank-r (2+1)D
     layer reproduces.
 
-    Fields: ``in_channels``, ``out_channels``, ``kernel_size``;
-    ``unfolded_shape`` (rows, cols); ``full_rank`` R; ``singular_values``
-    (descending); ``energy`` (``energy[r - 1]`` is the share kept at rank r);
-    ``paper_rank`` (the paper's M for this shape) and ``paper_energy``.
-    Methods: `energy_at`, `rank_for`, `error_at`.
+    For a grouped kernel (``groups`` = g > 1) every rank is per group: each
+    group's kernel is unfolded on its own, R is the per-group full rank, and the
+    energy kept at rank r is ``Σ_groups (s_1² + … + s_r²) / Σ_groups ‖W_j‖²``
+    (every group keeps its top r, so their shares add up); M = g·r.
+
+    Fields: ``in_channels`` (all groups'), ``out_channels``, ``kernel_size``;
+    ``unfolded_shape`` (rows, cols) of one group's matrix; ``full_rank`` R;
+    ``singular_values`` (descending; for g > 1, g runs of R values, group 0
+    first, see ``group_singular_values``); ``energy`` (``energy[r - 1]`` is the
+    share kept at rank r); ``paper_rank`` (the paper's M for this shape, per
+    group) and ``paper_energy``; ``groups``.
+    Methods: `energy_at`, `rank_for`, `error_at`, `group_energy_at`.
     """
 
     in_channels: int
@@ -368,6 +404,13 @@ class EnergyProfile:
     paper_rank: int
     paper_energy: float
     explanation: str = field(default="", compare=False)
+    groups: int = 1
+
+    @property
+    def group_singular_values(self) -> tuple[tuple[float, ...], ...]:
+        """One tuple of singular values per group, each descending."""
+        r = self.full_rank
+        return tuple(self.singular_values[j * r:(j + 1) * r] for j in range(self.groups))
 
     def _check_rank(self, rank: int) -> int:
         rank = check_int(rank, "rank", minimum=1)
@@ -397,17 +440,28 @@ class EnergyProfile:
         return self.full_rank
 
     def error_at(self, rank: int) -> float:
-        """Frobenius distance of the best rank-``rank`` kernel: sqrt(s_{r+1}² + … + s_R²)."""
+        """Frobenius distance of the best rank-``rank`` kernel: sqrt(s_{r+1}² + … + s_R²),
+        summed over the groups for a grouped kernel."""
         rank = self._check_rank(rank)
-        return math.sqrt(sum(s * s for s in self.singular_values[rank:]))
+        return math.sqrt(sum(s * s for group in self.group_singular_values
+                             for s in group[rank:]))
+
+    def group_energy_at(self, rank: int) -> tuple[float, ...]:
+        """Each group's own share kept at ``rank`` (one value, `energy_at`, when ungrouped).
+
+        A group whose kernel is all zeros has nothing to lose and counts as 1.0.
+        """
+        squares = torch.tensor(self.singular_values, dtype=torch.float64).square()
+        return group_shares(squares.reshape(self.groups, -1), self._check_rank(rank))
 
     def __str__(self) -> str:
         return self.explanation
 
     def __repr__(self) -> str:
+        groups = f", groups={self.groups}" if self.groups != 1 else ""
         return (f"EnergyProfile({self.in_channels} -> {self.out_channels}, kernel="
-                f"{self.kernel_size}, full_rank={self.full_rank}, paper_rank={self.paper_rank}, "
-                f"paper_energy={self.paper_energy:.4f})")
+                f"{self.kernel_size}{groups}, full_rank={self.full_rank}, paper_rank="
+                f"{self.paper_rank}, paper_energy={self.paper_energy:.4f})")
 
     def _repr_markdown_(self) -> str:
         return "```text\n" + self.explanation + "\n```"
@@ -416,18 +470,23 @@ class EnergyProfile:
         return f"<pre>{html.escape(self.explanation)}</pre>"
 
 
-def energy_profile(conv_or_kernel: nn.Conv3d | torch.Tensor) -> EnergyProfile:
+def energy_profile(conv_or_kernel: nn.Conv3d | torch.Tensor, *,
+                   groups: int | None = None) -> EnergyProfile:
     """Energy kept per rank by factorizing a 3D kernel, and what the paper's M keeps.
 
     Args:
-        conv_or_kernel: an ungrouped, undilated `nn.Conv3d`, or its weight
-            tensor (C_out, C_in, t, d_h, d_w).
+        conv_or_kernel: an undilated `nn.Conv3d` (grouped or not), or its weight
+            tensor (C_out, C_in/groups, t, d_h, d_w).
+        groups: keyword-only; the groups of a kernel tensor (a conv brings its
+            own). Default: the conv's, or 1 for a tensor. With g > 1 every rank is
+            per group and the energy adds up the groups' kept squares.
 
     Returns:
         `EnergyProfile`.
 
     Shape:
-        - Kernel: (C_out, C_in, t, d_h, d_w), unfolded to (C_out·t) × (C_in·d_h·d_w)
+        - Kernel: (C_out, C_in/g, t, d_h, d_w), each group's block unfolded to
+          (C_out/g·t) × (C_in/g·d_h·d_w)
 
     Example::
 
@@ -437,31 +496,40 @@ def energy_profile(conv_or_kernel: nn.Conv3d | torch.Tensor) -> EnergyProfile:
         (192, 144)
     """
     if isinstance(conv_or_kernel, nn.Module):
-        weight = _check_conv3d(conv_or_kernel, "energy_profile").weight.detach()
+        conv = _check_conv3d(conv_or_kernel, "energy_profile")
+        if groups is not None and groups != conv.groups:
+            raise ValueError(f"energy_profile: groups={groups!r} was given for a conv with "
+                             f"groups={conv.groups}; leave groups out for a conv")
+        weight, g = conv.weight.detach(), conv.groups
     else:
         weight = _check_kernel(conv_or_kernel).detach()
+        g = check_kernel_groups(weight, 1 if groups is None else groups, "energy_profile")
         _check_weight_values(weight, "energy_profile")
-    c_out, c_in, t, d_h, d_w = weight.shape
+    c_out, ci, t, d_h, d_w = weight.shape
+    co, c_in = c_out // g, ci * g  # one group's output channels; all input channels
     with one_thread():
-        s = torch.linalg.svdvals(unfold_kernel(weight.double().cpu()))
+        s = torch.linalg.svdvals(unfold_groups(weight.double().cpu(), g))  # (g, R)
     squares = s * s
-    total = float(squares.sum())
-    if total == 0.0:
+    if float(squares.sum()) == 0.0:
         raise ValueError("the kernel is all zeros: it has no energy to share among ranks")
-    energy = tuple(float(e) for e in squares.cumsum(0) / total)
+    energy = energy_by_rank(squares)
     full = len(energy)
-    paper = intermediate_channels(c_in, c_out, (t, d_h, d_w))
+    paper = intermediate_channels(ci, co, (t, d_h, d_w))
     paper_energy = energy[paper - 1] if paper >= 1 else 0.0
-    rows, cols = c_out * t, c_in * d_h * d_w
-    lines = [
-        f"kernel ({c_out}, {c_in}, {t}, {d_h}, {d_w}) unfolded as (C_out·t) × (C_in·d_h·d_w) = "
-        f"({c_out}·{t}) × ({c_in}·{d_h}·{d_w}) = {rows} × {cols}: full rank "
-        f"min({rows}, {cols}) = {full}",
-        f"energy kept at rank r = (s_1² + … + s_r²) / (s_1² + … + s_{full}²); "
-        f"s_1 = {float(s[0]):.4g}, s_{full} = {float(s[-1]):.4g}",
-        f"paper's M = ⌊{t}·{d_h * d_w}·{c_in}·{c_out} / ({d_h * d_w}·{c_in} + {t}·{c_out})⌋ = "
-        f"{paper} = {paper / full:.1%} of full rank, keeps {paper_energy:.2%} of the energy",
-    ]
+    rows, cols = co * t, ci * d_h * d_w
+    if g > 1:
+        lines = explain_groups(squares, (ci, co, t, d_h, d_w), paper, paper_energy)
+    else:
+        lines = [
+            f"kernel ({c_out}, {c_in}, {t}, {d_h}, {d_w}) unfolded as (C_out·t) × "
+            f"(C_in·d_h·d_w) = ({c_out}·{t}) × ({c_in}·{d_h}·{d_w}) = {rows} × {cols}: full "
+            f"rank min({rows}, {cols}) = {full}",
+            f"energy kept at rank r = (s_1² + … + s_r²) / (s_1² + … + s_{full}²); "
+            f"s_1 = {float(s[0, 0]):.4g}, s_{full} = {float(s[0, -1]):.4g}",
+            f"paper's M = ⌊{t}·{d_h * d_w}·{c_in}·{c_out} / ({d_h * d_w}·{c_in} + "
+            f"{t}·{c_out})⌋ = {paper} = {paper / full:.1%} of full rank, keeps "
+            f"{paper_energy:.2%} of the energy",
+        ]
     if paper >= 2:
         half = paper // 2
         lines.append(f"half of it, rank {half}, keeps {energy[half - 1]:.2%}")
@@ -469,8 +537,8 @@ def energy_profile(conv_or_kernel: nn.Conv3d | torch.Tensor) -> EnergyProfile:
              for target in (0.5, 0.9, 0.99)}
     lines.append("rank needed for " + ", ".join(f"{t_:.0%}: {r}" for t_, r in ranks.items()))
     return EnergyProfile(c_in, c_out, (t, d_h, d_w), (rows, cols), full,
-                         tuple(float(v) for v in s), energy, paper, paper_energy,
-                         "\n".join(lines))
+                         tuple(float(v) for v in s.flatten()), energy, paper, paper_energy,
+                         "\n".join(lines), g)
 
 
 # --------------------------------------------------------------------------

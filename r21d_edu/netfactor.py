@@ -26,7 +26,9 @@ says what each layer keeps:
 
 Eligible means an `nn.Conv3d` whose kernel is t×d_h×d_w with t > 1 and d > 1
 (max(d_h, d_w) > 1): a 1×1×1 shortcut, a 1×d×d spatial or a t×1×1 temporal
-conv has nothing to factorize and is kept. Other modules are kept as they
+conv has nothing to factorize and is kept. A grouped or depthwise conv (ir-CSN's
+3×3×3, groups = C) is eligible: it becomes a grouped (2+1)D layer, one truncated
+SVD per group, with the rank per group. Other modules are kept as they
 are. Tensors are (N, C, T, H, W) clips throughout.
 """
 
@@ -101,10 +103,12 @@ def factorize_network(
     `lowrank.factorize` (conv, M): a `SpatioTemporalConv` without middle
     BN/ReLU whose kernel is the truncated SVD of the unfolded 3D kernel —
     stride, padding and bias carried over, and by Eckart–Young no rank-M
-    (2+1)D layer is closer. Every other module (BatchNorm, 1×1×1 shortcuts,
-    2D convs, the classifier) is kept as it is, with its state. At full rank
-    the new network computes what the old one does (to float rounding: test
-    it in float64, eval mode).
+    (2+1)D layer is closer. A grouped conv (groups = g) becomes a grouped
+    (2+1)D layer with the planned rank per group (M = g·rank; the plan's costs
+    are g·rank·(d_h·d_w·C_in/g + t·C_out/g) weights). Every other module
+    (BatchNorm, 1×1×1 shortcuts, 2D convs, the classifier) is kept as it is,
+    with its state. At full rank the new network computes what the old one
+    does (to float rounding: test it in float64, eval mode).
 
     Args:
         model: any `nn.Module`; it is deep-copied and left untouched.
@@ -112,9 +116,10 @@ def factorize_network(
             rank / energy / budget, see `NetworkProfile.plan`.
         input_shape: the clip (N, C, T, H, W) MACs are counted for (see
             `network_profile`); needed for ``cost="macs"``.
-        unsupported: ``"raise"`` (default) refuses a grouped, dilated or
-            non-zero-padded eligible conv with an error naming the layer;
-            ``"keep"`` keeps it as a 3D conv (listed in the report).
+        unsupported: ``"raise"`` (default) refuses a dilated or non-zero-padded
+            eligible conv with an error naming the layer and why; ``"keep"``
+            keeps it as a 3D conv (listed in the report). Grouped convs are
+            factorized group by group.
         profile: a `NetworkProfile` of this very model, to skip the SVDs when
             factorizing the same network several times.
 
@@ -143,10 +148,12 @@ def factorize_network(
             conv = new.get_submodule(layer.name)
         except AttributeError:
             conv = None
-        if not is_eligible(conv) or tuple(conv.kernel_size) != layer.kernel_size:
-            raise ValueError(f"the profile names {layer.name!r} with kernel {layer.kernel_size}, "
-                             "which this model does not have: the profile belongs to another "
-                             "network; build it with network_profile(model)")
+        if (not is_eligible(conv) or tuple(conv.kernel_size) != layer.kernel_size
+                or conv.groups != layer.groups):
+            raise ValueError(f"the profile names {layer.name!r} with kernel {layer.kernel_size} "
+                             f"and groups={layer.groups}, which this model does not have: the "
+                             "profile belongs to another network; build it with "
+                             "network_profile(model)")
         factorized = factorize(conv, layer.rank)
         factorized.train(conv.training)
         _replace(new, layer.name, factorized)
@@ -306,8 +313,13 @@ def insert_middle_bn_relu(
         with torch.no_grad():
             block.spatial.weight.copy_(layer.spatial.weight)
             block.temporal.weight.copy_(layer.temporal.weight)
-            shift_out = torch.einsum("omt,m->o", layer.temporal.weight.detach().double()
-                                     .flatten(2), shift)
+            # Output block j reads only the middle channels of its own group.
+            g = layer.groups
+            temporal = layer.temporal.weight.detach().double().flatten(2)  # (C_out, M/g, t)
+            shift_out = torch.einsum("gomt,gm->go",
+                                     temporal.reshape(g, layer.out_channels // g, -1,
+                                                      temporal.shape[-1]),
+                                     shift.reshape(g, -1)).reshape(-1)
             block.temporal.bias.copy_(old_bias - shift_out)
             bn.running_mean.copy_(mean)
             bn.running_var.copy_(var)

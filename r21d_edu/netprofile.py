@@ -4,7 +4,9 @@ The first half of factorizing a network (`r21d_edu.netfactor` does the second):
 
 1. `is_eligible(conv)` — an `nn.Conv3d` whose kernel is t×d_h×d_w with t > 1 and
    d > 1 (max(d_h, d_w) > 1): a 1×1×1 shortcut, a 1×d×d spatial or a t×1×1 temporal
-   conv has nothing to factorize and is kept.
+   conv has nothing to factorize and is kept. Grouped and depthwise convs are
+   eligible: each group is factorized on its own (`r21d_edu.lowrank_groups`), M is
+   g times the rank per group, and every rank below is per group.
 2. `network_profile(model, input_shape)` — the singular values of every eligible
    conv (one SVD each) and what each rank would cost in parameters and MACs
    (`ConvProfile` per conv). Choosing M from a profile is arithmetic, so a slider
@@ -39,7 +41,8 @@ from ._checks import (
     is_number,
 )
 from .layers import intermediate_channels
-from .lowrank import one_thread, unfold_kernel
+from .lowrank import one_thread
+from .lowrank_groups import energy_by_rank, unfold_groups
 
 __all__ = [
     "ConvProfile",
@@ -74,16 +77,14 @@ def is_eligible(module: nn.Module) -> bool:
 
 
 def _unsupported_reason(conv: nn.Conv3d) -> str | None:
-    """Why `factorize` cannot carry this conv over exactly, or None."""
-    if conv.groups != 1:
-        return (f"groups={conv.groups}: a grouped kernel is block-diagonal over channels, "
-                "and one (2+1)D layer would mix the groups")
+    """Why `factorize` cannot carry this conv over exactly, or None (groups are fine)."""
     if tuple(conv.dilation) != (1, 1, 1):
         return (f"dilation={tuple(conv.dilation)}: the (2+1)D layer's convs have no dilation "
                 "to carry it over")
     if isinstance(conv.padding, str) or conv.padding_mode != "zeros":
-        return (f"padding={conv.padding!r} with padding_mode={conv.padding_mode!r}: only "
-                "numeric zero padding splits exactly into a spatial and a temporal part")
+        return (f"padding={conv.padding!r} with padding_mode={conv.padding_mode!r}: "
+                "SpatioTemporalConv pads its two convs with zeros only (numeric amounts), so "
+                "another mode would change the output at the borders")
     if conv.weight.device.type == "meta":
         return "its weights are on the meta device: there is no kernel to take the SVD of"
     return None
@@ -126,7 +127,12 @@ class ConvProfile:
     ``singular_values`` of the (C_out·t) × (C_in·d_h·d_w) unfolded kernel,
     descending; ``input_size`` (N, T, H, W) of its input and ``output_size``
     (T', H', W') of its output for the profile's input shape (None without
-    one).
+    one); ``groups``.
+
+    A grouped conv (``groups`` = g) is g convs C_in/g -> C_out/g: its
+    ``singular_values`` are g runs of ``full_rank`` values (group 0 first, each
+    descending) of the groups' (C_out/g·t) × (C_in/g·d_h·d_w) kernels, a rank is
+    per group (M = g·rank), and the energy at rank r adds up every group's top r.
     """
 
     name: str
@@ -138,21 +144,28 @@ class ConvProfile:
     singular_values: tuple[float, ...]
     input_size: tuple[int, int, int, int] | None = None
     output_size: Triple | None = None
+    groups: int = 1
 
     @property
     def full_rank(self) -> int:
-        return len(self.singular_values)
+        """Per group: min(C_out/g·t, C_in/g·d_h·d_w)."""
+        return len(self.singular_values) // self.groups
 
     @cached_property
     def energy(self) -> tuple[float, ...]:
-        """``energy[r - 1]``: share of the squared singular values the top r keep."""
-        squares = [s * s for s in self.singular_values]
-        total = sum(squares) or 1.0
-        running, shares = 0.0, []
-        for value in squares:
-            running += value
-            shares.append(running / total)
-        return tuple(shares)
+        """``energy[r - 1]``: share of the squared singular values the top r (per group) keep."""
+        if self.groups == 1:  # the sum in the order it always had: stored plans stay equal
+            squares = [s * s for s in self.singular_values]
+            total = sum(squares) or 1.0
+            running, shares = 0.0, []
+            for value in squares:
+                running += value
+                shares.append(running / total)
+            return tuple(shares)
+        squares = torch.tensor(self.singular_values, dtype=torch.float64).square()
+        shares = energy_by_rank(squares.reshape(self.groups, self.full_rank))
+        # An all-zero kernel has nothing to lose: every rank keeps all of it, as above.
+        return shares if shares[-1] > 0 else (1.0,) * self.full_rank
 
     def energy_at(self, rank: int) -> float:
         return self.energy[rank - 1]
@@ -170,11 +183,17 @@ class ConvProfile:
 
     @property
     def params_3d(self) -> int:
+        """t·d_h·d_w·C_in·C_out/g weights, plus the bias."""
         t, d_h, d_w = self.kernel_size
-        return self.out_channels * self.in_channels * t * d_h * d_w + self.out_channels * self.bias
+        weights = self.out_channels * (self.in_channels // self.groups) * t * d_h * d_w
+        return weights + self.out_channels * self.bias
 
     def rank_params(self) -> int:
-        """Parameters one more intermediate channel costs: C_in·d_h·d_w + C_out·t."""
+        """Parameters one more rank costs: C_in·d_h·d_w + C_out·t.
+
+        For g groups that is one more channel in each: g·(d_h·d_w·C_in/g + t·C_out/g),
+        the same sum.
+        """
         t, d_h, d_w = self.kernel_size
         return self.in_channels * d_h * d_w + self.out_channels * t
 
@@ -187,15 +206,17 @@ class ConvProfile:
             return None
         t, d_h, d_w = self.kernel_size
         n = self.input_size[0]
-        per_output = self.in_channels * t * d_h * d_w
+        per_output = (self.in_channels // self.groups) * t * d_h * d_w
         return n * math.prod(self.output_size) * self.out_channels * per_output
 
     def rank_macs(self) -> int | None:
-        """MACs one more intermediate channel costs on the profile's input.
+        """MACs one more intermediate channel (per group) costs on the profile's input.
 
         The spatial conv writes T×H'×W' values per channel (it keeps every
         frame), each a sum of C_in·d_h·d_w products; the temporal conv reads
-        that channel t times for each of its C_out×T'×H'×W' outputs.
+        that channel t times for each of its C_out×T'×H'×W' outputs. With g
+        groups, g channels of C_in/g·d_h·d_w products and C_out outputs reading
+        one more channel of their group: the same sum.
         """
         if self.output_size is None or self.input_size is None:
             return None
@@ -249,10 +270,17 @@ class LayerReport:
     params_after: int
     macs_before: int | None
     macs_after: int | None
+    groups: int = 1
 
 
 def _fmt(n: int | None) -> str:
     return "n/a" if n is None else f"{n:,}"
+
+
+def _rank_text(layer: LayerReport) -> str:
+    if layer.groups == 1:
+        return f"{layer.rank} / {layer.full_rank}"
+    return f"{layer.groups}·{layer.rank} / {layer.groups}·{layer.full_rank}"
 
 
 def _ratio(after: int | None, before: int | None) -> str:
@@ -283,7 +311,8 @@ class FactorizationReport:
 
     @property
     def ranks(self) -> dict[str, int]:
-        """Layer name -> M, e.g. to rebuild the same network with ``rank=report.ranks``."""
+        """Layer name -> M (per group for a grouped conv, what `factorize` takes), e.g. to
+        rebuild the same network with ``rank=report.ranks``."""
         return {layer.name: layer.rank for layer in self.layers}
 
     def rows(self) -> list[dict]:
@@ -295,7 +324,7 @@ class FactorizationReport:
                   "rel. error", "params before → after", "MACs before → after"]
         body = [[layer.name, f"{layer.in_channels} → {layer.out_channels}",
                  "×".join(map(str, layer.kernel_size)), "×".join(map(str, layer.stride)),
-                 f"{layer.rank} / {layer.full_rank}", f"{layer.energy:.2%}",
+                 _rank_text(layer), f"{layer.energy:.2%}",
                  f"{layer.relative_error:.3f}",
                  f"{layer.params_before:,} → {layer.params_after:,}",
                  f"{_fmt(layer.macs_before)} → {_fmt(layer.macs_after)}"]
@@ -447,7 +476,9 @@ class NetworkProfile:
 
     def _ranks_fixed(self, rank: object) -> tuple[list[int], str]:
         if rank == "paper":
-            ranks = [min(max(intermediate_channels(p.in_channels, p.out_channels,
+            # A grouped conv's M per group is the paper's M of one group's channels.
+            ranks = [min(max(intermediate_channels(p.in_channels // p.groups,
+                                                   p.out_channels // p.groups,
                                                    p.kernel_size), 1), p.full_rank)
                      for p in self.layers]
             return ranks, "paper's M per layer"
@@ -539,7 +570,7 @@ class NetworkProfile:
             rows.append(LayerReport(
                 p.name, p.in_channels, p.out_channels, p.kernel_size, p.stride, m, p.full_rank,
                 p.energy_at(m), p.relative_error_at(m), p.params_3d, p.params_at(m),
-                p.macs_3d, p.macs_at(m)))
+                p.macs_3d, p.macs_at(m), p.groups))
         params_after = self.params + sum(r.params_after - r.params_before for r in rows)
         macs_after = None if self.macs is None else (
             self.macs + sum(r.macs_after - r.macs_before for r in rows))  # type: ignore[operator]
@@ -593,6 +624,7 @@ def _singular_values(name: str, conv: nn.Conv3d) -> tuple[float, ...]:
     kernels (1,536 × 4,608) that is a 1,536 × 1,536 symmetric eigenproblem,
     several times faster than the SVD. In float64 the squares are accurate
     to ~1e-16 of the largest, far below any energy share this module reports.
+    A grouped conv gets one (batched) eigenproblem per group, group 0 first.
     """
     weight = conv.weight.detach()
     if not torch.isfinite(weight).all():
@@ -600,11 +632,12 @@ def _singular_values(name: str, conv: nn.Conv3d) -> tuple[float, ...]:
             f"layer {name!r} holds {int((~torch.isfinite(weight)).sum())} weights that are NaN "
             "or inf (a diverged training run leaves such weights); reload a checkpoint or "
             "replace them, e.g. torch.nan_to_num_(conv.weight.data)")
-    matrix = unfold_kernel(weight.double().cpu())
-    gram = matrix @ matrix.T if matrix.shape[0] <= matrix.shape[1] else matrix.T @ matrix
+    matrix = unfold_groups(weight.double().cpu(), conv.groups)  # (g, rows, cols)
+    wide = matrix.shape[1] <= matrix.shape[2]
+    gram = matrix @ matrix.mT if wide else matrix.mT @ matrix
     with one_thread():
-        squares = torch.linalg.eigvalsh(gram).flip(0).clamp(min=0.0)
-    return tuple(float(v) for v in squares.sqrt())
+        squares = torch.linalg.eigvalsh(gram).flip(-1).clamp(min=0.0)
+    return tuple(float(v) for v in squares.sqrt().flatten())
 
 
 def network_profile(
@@ -624,7 +657,8 @@ def network_profile(
             the model's ``default_input_shape`` if it has one (VideoResNet:
             (1, C, 16, 112, 112)), else no MACs.
         unsupported: what to do with an eligible conv that cannot be
-            factorized exactly (groups, dilation, non-zero padding modes):
+            factorized exactly (dilation, non-zero padding modes; grouped and
+            depthwise convs can, group by group):
             ``"raise"`` (default) a ValueError naming the layer, or ``"keep"``
             it as a 3D conv.
 
@@ -650,6 +684,6 @@ def network_profile(
             name, conv.in_channels, conv.out_channels, tuple(conv.kernel_size),
             tuple(conv.stride), conv.bias is not None, _singular_values(name, conv),
             None if traced is None else tuple(traced[0]),
-            None if traced is None else tuple(traced[1])))
+            None if traced is None else tuple(traced[1]), conv.groups))
     params = sum(p.numel() for p in model.parameters())
     return NetworkProfile(type(model).__name__, tuple(layers), tuple(kept), shape, params, macs)

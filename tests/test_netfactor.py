@@ -157,9 +157,9 @@ def test_energy_out_of_range_is_refused(energy):
 
 
 @pytest.mark.parametrize("conv, words", [
-    (nn.Conv3d(4, 4, 3, groups=2, padding=1), "groups=2"),
     (nn.Conv3d(4, 4, 3, dilation=2, padding=2), "dilation=(2, 2, 2)"),
     (nn.Conv3d(4, 4, 3, padding=1, padding_mode="reflect"), "padding_mode='reflect'"),
+    (nn.Conv3d(4, 4, 3, padding=1, padding_mode="circular", groups=2), "zeros only"),
     (nn.Conv3d(4, 4, 3, padding="same"), "padding='same'"),
 ])
 def test_unsupported_convs_are_refused_naming_the_layer(conv, words):
