@@ -252,6 +252,12 @@ class FastSpatioTemporalConv(nn.Module):
                 f"S3DConv, got {type(layer).__name__}; a plain nn.Conv3d is already a "
                 "single kernel" + _why_not(layer)
             )
+        if getattr(layer, "groups", 1) != 1:
+            # The fast layer's two convs are dense; copying grouped kernels into them would
+            # broadcast the weights and compute something else without an error.
+            raise ValueError(
+                f"from_layer builds ungrouped convs, got a layer with groups={layer.groups}; "
+                "compose(layer) gives the equivalent grouped nn.Conv3d, one kernel already")
         config = layer.config
         weight = layer.spatial.weight.detach()
         with rng_kept():  # every weight is set below: leave the RNG alone

@@ -343,3 +343,15 @@ def test_the_csn_layers_depthwise_convs_are_factorized_inside_them(name):
     assert [(r.name, r.groups, r.rank) for r in new.factorization.layers] == [
         ("0.depthwise", 8, 3)]
     assert _relative(new(x), model(x)) <= 1e-12
+
+
+def test_the_fast_path_and_per_layer_counting_refuse_a_grouped_layer_by_name() -> None:
+    """Neither builds dense convs from grouped weights (that would compute something else)."""
+    from r21d_edu.counting import count_parameters
+    from r21d_edu.fast import FastSpatioTemporalConv
+
+    grouped = factorize(nn.Conv3d(8, 8, 3, groups=8, dtype=torch.float64), 1)
+    with pytest.raises(ValueError, match="groups=8"):
+        FastSpatioTemporalConv.from_layer(grouped)
+    with pytest.raises(ValueError, match="summarize_network"):
+        count_parameters(grouped)

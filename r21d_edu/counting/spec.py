@@ -159,6 +159,10 @@ def spec_of(layer: nn.Module | ConvSpec) -> ConvSpec:
     if isinstance(layer, ConvSpec):
         return layer
     if isinstance(layer, (NaiveConv2Plus1d, SpatioTemporalConv)):
+        if getattr(layer, "groups", 1) != 1:
+            raise ValueError(
+                f"per-layer counting covers ungrouped layers; got groups={layer.groups}. "
+                "summarize_network counts grouped layers (it uses C_in / groups)")
         method: Kind = "naive" if isinstance(layer, NaiveConv2Plus1d) else "2plus1d"
         return ConvSpec(method, **layer.config)
     if isinstance(layer, nn.Conv3d):
