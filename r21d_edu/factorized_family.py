@@ -34,8 +34,9 @@ the papers put the channel changes — the 1x1x1 convs of CSN's bottleneck (Tran
 2019, arXiv 1904.02811, Fig. 2; MMAction2 ``CSNBottleneck3d``), X3D's and MoViNet's
 expand/project 1x1x1 convs around their depthwise conv (Feichtenhofer 2020, arXiv
 2004.04730, Table 1). So ir-CSN's channel-changing convs are ip-CSN convs, said here
-so it is not read as more. The stem of ``dw-2plus1d`` is X3D's stem itself: a (1, 7, 7)
-conv that mixes channels, then a depthwise (3, 1, 1) conv (``depthwise_spatial=False``).
+so it is not read as more. The stem of ``dw-2plus1d`` has X3D's stem structure at the
+family's 3x7x7 kernel: a (1, 7, 7) conv that mixes channels, then a depthwise (3, 1, 1)
+conv (``depthwise_spatial=False``; X3D's own stem is (1, 3, 3) then (5, 1, 1)).
 TSM's stem sees 1 grey channel, of which 1/8 is 0 channels: it is a 2D stem, as in TSM,
 whose shift lives in the residual blocks only.
 

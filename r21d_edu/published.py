@@ -10,6 +10,10 @@ Source: the VMZ model zoo of the paper's authors (facebookresearch/VMZ,
 16×112×112 clips. ``clip`` is the accuracy of one clip, ``video`` the average over
 clips of the whole video (what papers usually quote). Each network was trained once:
 the table reports no seeds and no intervals.
+
+`KINETICS_FACTORIZED` holds one or two rows per factorization beyond (2+1)D (P3D, S3D,
+S3D-G, ip/ir-CSN, X3D for depthwise (2+1)D, TSM) for ``experiments/factorizations``, each
+with its own network, frames, views, pretraining and source, since those differ row by row.
 """
 
 from __future__ import annotations

@@ -125,3 +125,12 @@ def test_the_builder_has_conv_builder_s_interface() -> None:
 def test_bad_names_are_refused_with_what_was_expected(call, message) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_the_docstring_examples_hold() -> None:
+    import doctest
+
+    import r21d_edu.factorized_family as module
+
+    result = doctest.testmod(module, extraglobs={"torch": torch})
+    assert result.attempted >= 4 and result.failed == 0
