@@ -3,11 +3,12 @@
 Usage (from the repository root, with the package's environment active)::
 
     python benchmarks/explorers.py --baseline 8f79a86 --changes 60
+    python benchmarks/explorers.py --only family --merge   # one explorer, the rest kept
 
-For each explorer (budget, layer, rank, feature maps, scrubber, reshape) it applies the same seeded
-sequence of random control changes to the explorer of the ``--baseline`` commit
-(exported with ``git archive``) and to the one of the working tree, each in its own
-fresh Python process, alternating which goes first, in one run — so both see the
+For each explorer (budget, layer, rank, feature maps, scrubber, reshape, family) it
+applies the same seeded sequence of random control changes to the explorer of the
+``--baseline`` commit (exported with ``git archive``) and to the one of the working tree,
+each in its own fresh Python process, alternating which goes first, in one run — so both see the
 same machine load. One change is one ``control.value = ...``: ipywidgets calls the
 observers synchronously, so the time is what the kernel spends before the front end
 can show the new view (the browser's own drawing is not included). The first
@@ -20,8 +21,13 @@ results of ``python -m r21d_edu.bench``, which tutorial 03 reads.
 Targets (issue 12, on a quiet 2-core machine): budget and layer p95 <= 100 ms,
 rank and feature-map p95 <= 250 ms; issue 19's attribution scrubber (one frame or
 method step; its attributions are computed when it is built, in ``build_ms``) <= 150 ms; issue
-17's reshape explorer (one step or follow change) <= 100 ms.
+17's reshape explorer (one step or follow change) <= 100 ms; issue 18's family explorer
+(tutorial 10: every member of the family recounted and replotted per change) <= 150 ms.
 An explorer the baseline does not have yet is timed after only (before: —).
+
+``--merge`` keeps the other explorers' results in ``explorers.json`` and replaces only
+those timed now; each merged entry records its own run (commit, load before and after,
+CPU), since it did not share the machine's load with the others.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ EXPLORERS = {  # name: (module, class, target p95 in ms)
     "feature": ("r21d_edu.widgets.kernels", "FeatureExplorer", 250),
     "scrubber": ("r21d_edu.widgets.attribution", "attribution_scrubber", 150),
     "reshape": ("r21d_edu.widgets.reshape", "ReshapeExplorer", 100),
+    "family": ("r21d_edu.widgets.family", "FamilyExplorer", 150),
 }
 
 
@@ -145,6 +152,17 @@ def _summary(latencies: list[float]) -> dict:
             "max_ms": ordered[-1]}
 
 
+def _cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (what a latency depends on)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -156,6 +174,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="changes thrown away first")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="*", choices=sorted(EXPLORERS), default=None)
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other explorers' results in explorers.json")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks",
                         help="folder for explorers.json and explorers.md")
     parser.add_argument("--worker", choices=sorted(EXPLORERS), help=argparse.SUPPRESS)
@@ -171,7 +191,7 @@ def main() -> None:
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
                           capture_output=True, text=True).stdout.strip()
     record = {"baseline": baseline, "after": f"working tree at {head}",
-              "uptime_before": _uptime(), "cpus": os.cpu_count(),
+              "uptime_before": _uptime(), "cpus": os.cpu_count(), "cpu_model": _cpu_model(),
               "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
               "torch": torch.__version__, "changes": args.changes, "warmup": args.warmup,
               "seed": args.seed, "explorers": {}}
@@ -194,16 +214,27 @@ def main() -> None:
                   flush=True)
     record["uptime_after"] = _uptime()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.merge and (args.out / "explorers.json").exists():
+        # The new entries keep their own run: they did not share the others' load.
+        run = {k: record[k] for k in ("baseline", "after", "uptime_before", "uptime_after",
+                                      "cpus", "cpu_model", "torch_threads", "torch",
+                                      "changes", "warmup", "seed")}
+        merged = json.loads((args.out / "explorers.json").read_text())
+        for name, entry in record["explorers"].items():
+            merged["explorers"][name] = {**entry, "run": run}
+        record = merged
     (args.out / "explorers.json").write_text(json.dumps(record, indent=1) + "\n")
     lines = [
         "# Explorer latency per control change, before and after",
         "",
-        f"`python benchmarks/explorers.py --baseline {args.baseline} --changes {args.changes}`: "
-        f"the same {args.changes} seeded random changes per explorer (after {args.warmup} "
-        f"thrown away), baseline `{baseline}` against the {record['after']}, alternating, in "
-        "one run; each in a fresh process.",
+        f"`python benchmarks/explorers.py --baseline {record['baseline']} --changes "
+        f"{record['changes']}`: the same {record['changes']} seeded random changes per explorer "
+        f"(after {record['warmup']} thrown away), baseline `{record['baseline']}` against the "
+        f"{record['after']}, alternating, in one run; each in a fresh process.",
         "",
-        f"- machine: {record['cpus']} CPUs, torch {record['torch']} "
+        f"- machine: {record['cpus']} CPUs"
+        + (f" ({record['cpu_model']})" if record.get("cpu_model") else "")
+        + f", torch {record['torch']} "
         f"({record['torch_threads']} threads), Python {record['python']}",
         f"- load before: `{record['uptime_before']}`",
         f"- load after: `{record['uptime_after']}`",
@@ -218,6 +249,13 @@ def main() -> None:
         lines.append(f"| {name} | {row['target_p95_ms']} ms | {before} | "
                      f"{a['p50_ms']:.0f} ms | {a['p95_ms']:.0f} ms | "
                      f"{a['max_ms']:.0f} ms | {a['flagged']} of {a['n']} |")
+    for name, row in record["explorers"].items():
+        if "run" in row:
+            r = row["run"]
+            lines += ["", f"`{name}` was timed in a run of its own (`--only {name} --merge`, "
+                      f"baseline `{r['baseline']}` against the {r['after']}): {r['cpus']} CPUs "
+                      f"({r['cpu_model']}), torch {r['torch']} ({r['torch_threads']} threads); "
+                      f"load before `{r['uptime_before']}`, after `{r['uptime_after']}`."]
     lines += ["", "The load average is part of the result: on a shared machine every number "
               "here is an upper bound of what a quiet machine gives."]
     (args.out / "explorers.md").write_text("\n".join(lines) + "\n")

@@ -57,7 +57,7 @@ from test_bad_inputs import (
 MODULES = ("layers", "counting", "lowrank", "netfactor", "models", "weights", "port", "video",
            "kinetics", "timing", "fast", "bench", "data", "motion", "summary", "compare",
            "layer_comparison", "viz", "widgets", "widgets.budget", "widgets.kernels",
-           "widgets.factorize", "widgets.layers", "widgets.timing")
+           "widgets.factorize", "widgets.layers", "widgets.timing", "widgets.family")
 
 SHAPE = (1, 3, 4, 8, 8)
 QUICK = {"repeats": 1, "warmup": 1, "warmup_s": 0.0, "min_sample_s": 0.0}
@@ -131,8 +131,26 @@ def _scrubber():
     return scrubber
 
 
+@made
+def _p3d_b():
+    from r21d_edu.factorized import P3DB
+
+    return P3DB(4, 8, 3, padding=1)
+
+
+def _family_rows():
+    return _widget("family", "family_point")(8, 16, (3, 3), (4, 8, 8)).rows
+
+
 #: One typical call of every public function (name -> call). Results are thrown away.
 CALLS = {
+    "viz.block_diagram": lambda: r21d_edu.viz.block_diagram(_p3d_b()),
+    "viz.layer_structure": lambda: r21d_edu.viz.layer_structure(_p3d_b()),
+    "viz.family_plane_figure": lambda: r21d_edu.viz.family_plane_figure(_family_rows()),
+    "viz.family_legend": lambda: r21d_edu.viz.family_legend(_family_rows()),
+    "viz.FamilyPlane": lambda: r21d_edu.viz.FamilyPlane(_family_rows()).update(_family_rows()),
+    "widgets.family.family_point": _family_rows,
+    "widgets.family.family_throughput": lambda: _widget("family", "family_throughput")(),
     # layers
     "layers.FullConv3d": lambda: r21d_edu.FullConv3d(3, 4, 3),
     "layers.NaiveConv2Plus1d": lambda: r21d_edu.NaiveConv2Plus1d(3, 4, 3),
@@ -366,7 +384,8 @@ EXEMPT = {
          "motion.MotionTuning", "summary.LayerTable", "summary.NetworkComparison",
          "summary.SummaryRow", "compare.LayerComparison", "layer_comparison.LayerComparison",
          "viz.ClipAnimation", "widgets.budget.Budget", "widgets.kernels.FeatureView",
-         "widgets.factorize.Plan"],
+         "widgets.factorize.Plan", "widgets.family.FamilyPoint", "widgets.family.FamilyRow",
+         "widgets.family.Throughput"],
         "a result type: made by the entry points above (their methods are called there)"),
     **dict.fromkeys(
         ["timing.KNOWN_DEVICES", "timing.METHODS", "timing.TIMED_METHODS", "viz.METHOD_COLORS",
@@ -374,26 +393,30 @@ EXEMPT = {
          "weights.KINETICS400_MEAN", "weights.KINETICS400_STD", "weights.TORCHVISION_WEIGHTS",
          "kinetics.KINETICS400_CLASSES", "models.CONV_TYPES",
          "models.DEPTHS", "bench.R2PLUS1D18_LAYERS", "data.CLIP_KINDS",
-         "motion.MOTION_KERNEL_NAMES"], "a constant"),
+         "motion.MOTION_KERNEL_NAMES", "widgets.family.MEMBERS",
+         "widgets.family.FAMILY_BENCHMARK"], "a constant"),
     "layer_comparison.compare_layers": "the same object as compare.compare_layers",
     "fast.FastSpatioTemporalConv": "built from a layer by from_layer (called above)",
 }
 
 EXPLORERS = ("BudgetExplorer", "RankExplorer", "LayerExplorer", "TimingExplorer",
-             "FeatureExplorer", "FactorizationExplorer", "ReshapeExplorer")
+             "FeatureExplorer", "FactorizationExplorer", "ReshapeExplorer", "FamilyExplorer")
 EXEMPT.update({f"widgets.{name}": "built and driven by test_explorers_leave_the_state_alone"
                for name in EXPLORERS})
 EXEMPT.update({f"widgets.{m}.{name}": "built and driven by test_explorers_leave_the_state_alone"
                for m, name in (("budget", "BudgetExplorer"), ("budget", "RankExplorer"),
                                ("kernels", "FeatureExplorer"),
                                ("factorize", "FactorizationExplorer"),
-                               ("layers", "LayerExplorer"), ("timing", "TimingExplorer"))})
+                               ("layers", "LayerExplorer"), ("timing", "TimingExplorer"),
+                               ("family", "FamilyExplorer"))})
 EXEMPT.update({"widgets.timing_explorer": "TimingExplorer, built and driven below",
                "widgets.timing.timing_explorer": "TimingExplorer, built and driven below",
                "widgets.feature_explorer": "FeatureExplorer, built and driven below",
                "widgets.kernels.feature_explorer": "FeatureExplorer, built and driven below",
                "widgets.layer_explorer": "called above as widgets.layers.layer_explorer",
                "widgets.reshape_explorer": "ReshapeExplorer, built and driven below",
+               "widgets.family_explorer": "FamilyExplorer, built and driven below",
+               "widgets.family.family_explorer": "FamilyExplorer, built and driven below",
                "widgets.AttributionScrubber": "built and driven by widgets.attribution_scrubber"})
 
 

@@ -6,8 +6,8 @@ and embedded in widgets. The same method has the same colour everywhere
 
 Importing this package registers a PNG display formatter for matplotlib figures
 in a running IPython kernel (every figure function, and every ``.figure()`` of a
-result object, imports it first; ``import r21d_edu`` alone loads no matplotlib), so a returned figure
-shows as a picture in a fresh notebook with no ``%matplotlib inline`` first. The
+result object, imports it first; ``import r21d_edu`` alone loads no matplotlib), so a
+returned figure shows as a picture in a fresh notebook with no ``%matplotlib inline`` first. The
 figures are made without pyplot (no global state), and IPython only learns to draw
 such a figure when the inline backend is activated; a formatter already registered
 (``%matplotlib inline``, ``%config InlineBackend.figure_formats = ["retina"]``) is
@@ -54,6 +54,13 @@ from .costs import (  # noqa: E402
     intermediate_channels_figure,
 )
 from .energy import energy_figure  # noqa: E402
+from .factorizations import (  # noqa: E402
+    FamilyPlane,
+    block_diagram,
+    family_legend,
+    family_plane_figure,
+    layer_structure,
+)
 from .features import feature_maps, layer_output, middle_feature_maps, middle_output  # noqa: E402
 from .interactive import (  # noqa: E402
     cost_surface,
@@ -78,7 +85,9 @@ __all__ = [
     "METHOD_COLORS",
     "METHOD_LABELS",
     "ClipAnimation",
+    "FamilyPlane",
     "attribution_volume",
+    "block_diagram",
     "clip_animation",
     "clip_strip",
     "cost_surface",
@@ -89,12 +98,15 @@ __all__ = [
     "effective_kernel",
     "effective_kernel_figure",
     "energy_figure",
+    "family_legend",
+    "family_plane_figure",
     "feature_maps",
     "feature_maps_over_time",
     "intermediate_channels_figure",
     "kernel_3d_figure",
     "kernel_grid",
     "layer_output",
+    "layer_structure",
     "middle_feature_maps",
     "middle_output",
     "pareto_figure",

@@ -3,6 +3,7 @@
 from .attribution import AttributionScrubber, attribution_scrubber
 from .budget import BudgetExplorer, RankExplorer
 from .factorize import FactorizationExplorer
+from .family import FamilyExplorer, family_explorer
 from .kernels import FeatureExplorer, feature_explorer
 from .layers import LayerExplorer, layer_explorer
 from .reshape import ReshapeExplorer, reshape_explorer
@@ -11,4 +12,4 @@ from .timing import TimingExplorer, timing_explorer
 __all__ = ["AttributionScrubber", "attribution_scrubber", "BudgetExplorer", "RankExplorer",
            "LayerExplorer", "layer_explorer", "ReshapeExplorer", "reshape_explorer",
            "TimingExplorer", "timing_explorer", "FeatureExplorer", "feature_explorer",
-           "FactorizationExplorer"]
+           "FactorizationExplorer", "FamilyExplorer", "family_explorer"]
