@@ -31,7 +31,8 @@ def exercises_in_notebook(path: Path) -> int:
     return 0
 
 
-@pytest.mark.parametrize("tutorial", ["01", "02", "03", "04", "05", "06", "07", "08", "09", "11"])
+@pytest.mark.parametrize("tutorial", ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10",
+                                      "11"])
 def test_every_exercise_of_a_tutorial_is_registered(tutorial: str) -> None:
     path = next(NOTEBOOKS.glob(f"{tutorial}_*.ipynb"))
     count = exercises_in_notebook(path)

@@ -1,7 +1,7 @@
 """The tutorials' exercises: a check that teaches, hints that escalate, and a solution.
 
 Every exercise at the end of a tutorial has an `Exercise` here, in the module of its
-tutorial (`t01` … `t09`), all in one registry::
+tutorial (`t01` … `t11`), all in one registry::
 
     from r21d_edu.exercises import exercise
 

@@ -1,6 +1,6 @@
 """The registry, the exercise and the feedback every tutorial's exercises share.
 
-`register` is the one way in: the modules `t01` … `t09` of this package call it, and
+`register` is the one way in: the modules `t01` … `t11` of this package call it, and
 so do modules ``r21d_edu/<name>_exercises.py`` of later tutorials, which `exercise`
 and `all_exercises` find by that name (see `provider_modules`). The contract is
 described in the package's docstring (`r21d_edu.exercises`).
@@ -45,7 +45,7 @@ STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 
 #: Modules imported by `exercise` and `all_exercises`, besides the ``*_exercises``
 #: modules of the package, which are found by name.
-PROVIDERS: list[str] = [f"r21d_edu.exercises.t{n:02d}" for n in (*range(1, 10), 11)]
+PROVIDERS: list[str] = [f"r21d_edu.exercises.t{n:02d}" for n in range(1, 12)]
 
 _REGISTRY: dict[str, Exercise] = {}
 _HINTS_SHOWN: dict[str, int] = {}
