@@ -132,3 +132,27 @@ def test_the_plane_moves_points_and_hides_unavailable_members() -> None:
     with pytest.raises(ValueError, match="not on the figure"):
         plane.update([{**rows[0], "key": "tsm"}])
     assert isinstance(family_legend(rows), Figure)
+
+
+def test_timing_bars_take_the_family_with_their_colours_and_labels() -> None:
+    """plot_timings draws a family member's timing like the three layers': its colour and
+    its label in the legend (a method it does not know is still refused by name)."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from r21d_edu.viz import plot_timings
+    from r21d_edu.viz.factorizations import FAMILY_COLORS
+
+    def result(method, label):
+        return SimpleNamespace(label=label, method=method, median_ms=2.0, q25_ms=1.5,
+                               q75_ms=2.5)
+
+    fig = plot_timings([result("3d", "3D"), result("p3d_a", "P3D-A"), result("tsm", "TSM")])
+    legend = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    assert legend[1:] == ["P3D-A", "TSM (shift + 2D)"]
+    bars = fig.axes[0].patches
+    assert bars[1].get_facecolor()[:3] == pytest.approx(
+        tuple(int(FAMILY_COLORS["p3d_a"][i:i + 2], 16) / 255 for i in (1, 3, 5)))
+    with pytest.raises(ValueError, match="FACTORIZED_LAYERS"):
+        plot_timings([result("p4d", "?")])

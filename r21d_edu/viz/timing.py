@@ -13,12 +13,19 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from ..factorized import FACTORIZED_LAYERS
 from ._common import new_figure
+from .factorizations import FAMILY_COLORS
 from .style import METHOD_COLORS, METHOD_LABELS
 
 __all__ = ["plot_timings"]
 
 _FIELDS = ("label", "method", "median_ms", "q25_ms", "q75_ms")
+
+#: Every method a bar can have: the three layers and the fast one, then the family
+#: (`r21d_edu.factorized`), in the fixed order of the legend, with its colour and label.
+_COLORS = {**METHOD_COLORS, **{m: FAMILY_COLORS[m] for m in FACTORIZED_LAYERS}}
+_LABELS = {**METHOD_LABELS, **{m: cls.label for m, cls in FACTORIZED_LAYERS.items()}}
 
 
 def _checked(results: Iterable[Any]) -> list[Any]:
@@ -33,10 +40,11 @@ def _checked(results: Iterable[Any]) -> list[Any]:
                 f"each result needs the attributes {', '.join(_FIELDS)} "
                 "(r21d_edu's timing results have them)"
             )
-        if result.method not in METHOD_COLORS:
+        if result.method not in _COLORS:
             raise ValueError(
                 f"timing result {i} has method {result.method!r}; expected one of "
-                f"{sorted(METHOD_COLORS)} (the keys of r21d_edu.viz.METHOD_COLORS)"
+                f"{list(_COLORS)} (a key of r21d_edu.viz.METHOD_COLORS or of "
+                "r21d_edu.factorized.FACTORIZED_LAYERS)"
             )
         if not result.q25_ms <= result.median_ms <= result.q75_ms:
             raise ValueError(
@@ -52,7 +60,8 @@ def plot_timings(results: Iterable[Any], title: str = "Wall-clock time per forwa
     Args:
         results: objects with attributes ``label`` (str, the bar's name),
             ``method`` (a key of `METHOD_COLORS`: "3d", "naive", "2plus1d" or
-            "fast"), ``median_ms``, ``q25_ms`` and ``q75_ms`` (milliseconds).
+            "fast"; or of `r21d_edu.factorized.FACTORIZED_LAYERS`), ``median_ms``,
+            ``q25_ms`` and ``q75_ms`` (milliseconds).
             Bars appear top to bottom in the order given.
         title: the figure title.
 
@@ -73,7 +82,7 @@ def plot_timings(results: Iterable[Any], title: str = "Wall-clock time per forwa
         [r.median_ms - r.q25_ms for r in results],
         [r.q75_ms - r.median_ms for r in results],
     ]
-    colors = [METHOD_COLORS[r.method] for r in results]
+    colors = [_COLORS[r.method] for r in results]
     ax.barh(positions, medians, color=colors, height=0.6,
             xerr=whiskers, error_kw={"capsize": 4, "ecolor": "#333333", "lw": 1.2})
     ax.set_yticks(positions, [r.label for r in results])
@@ -85,8 +94,8 @@ def plot_timings(results: Iterable[Any], title: str = "Wall-clock time per forwa
     ax.set_xlabel("time per call (ms): median, whiskers = 25th–75th percentile")
     ax.set_title(title)
     # One legend entry per method, in the fixed order of METHOD_COLORS.
-    present = [m for m in METHOD_COLORS if any(r.method == m for r in results)]
-    handles = [Patch(color=METHOD_COLORS[m], label=METHOD_LABELS[m]) for m in present]
+    present = [m for m in _COLORS if any(r.method == m for r in results)]
+    handles = [Patch(color=_COLORS[m], label=_LABELS[m]) for m in present]
     ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return fig
