@@ -5,7 +5,6 @@ Convolutions for Action Recognition". Every tensor is a clip of shape
 (N, C, T, H, W), as for `torch.nn.Conv3d`.
 """
 
-from .layer_comparison import LayerComparison, compare_layers
 from .counting import (
     ConvSpec,
     LayerCost,
@@ -30,6 +29,8 @@ from .data import (
 )
 from .family import FAMILY, family_model, family_parameters
 from .fast import FastSpatioTemporalConv, make_fast
+from .kinetics import KINETICS400_CLASSES, Prediction, predict
+from .layer_comparison import LayerComparison, compare_layers
 from .layers import (
     FullConv3d,
     NaiveConv2Plus1d,
@@ -38,7 +39,6 @@ from .layers import (
     copy_weights,
     intermediate_channels,
 )
-from .kinetics import KINETICS400_CLASSES, Prediction, predict
 from .lowrank import (
     EnergyProfile,
     compose,

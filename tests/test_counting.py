@@ -23,9 +23,9 @@ from r21d_edu.counting import (
     stage_shapes,
     summarize_network,
 )
-from r21d_edu.viz import cost_sweep_figure
 from r21d_edu.layers import FullConv3d, NaiveConv2Plus1d, SpatioTemporalConv
 from r21d_edu.models import mc3_18, r2plus1d_18, r3d_18
+from r21d_edu.viz import cost_sweep_figure
 
 LAYERS = {"3d": FullConv3d, "naive": NaiveConv2Plus1d, "2plus1d": SpatioTemporalConv}
 

@@ -27,9 +27,6 @@ import random
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
-import r21d_edu
 from test_bad_inputs import (
     bench_main,
     changed_state,
@@ -51,6 +48,9 @@ from test_bad_inputs import (
     video,
     weights,
 )
+from torch import nn
+
+import r21d_edu
 
 #: Modules whose public names are covered here (the training stack is the lead's:
 #: r21d_edu.tasks, family, training, experiment, tradeoff have tests of their own).

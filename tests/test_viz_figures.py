@@ -13,7 +13,6 @@ import base64
 import io
 import math
 import re
-import sys
 from fractions import Fraction
 from types import SimpleNamespace
 

@@ -46,7 +46,6 @@ from .device import (
     KNOWN_DEVICES,
     DeviceSpec,
     Environment,
-    Mode,
     check_device,
     environment,
     lookup_device,
@@ -54,7 +53,15 @@ from .device import (
 from .harness import TimingSettings, Variant, time_module, time_side_by_side
 from .report import Comparison, compare
 from .result import TimingResult
-from .work import TIMED_METHODS, WorkCount, count_work, dtype_probe_cache, infer_method
+
+# Not public: re-exported so that tests can stand in for a device's dtype probe.
+from .work import (
+    TIMED_METHODS,
+    WorkCount,
+    count_work,
+    dtype_probe_cache,  # noqa: F401
+    infer_method,
+)
 
 __all__ = [
     "KNOWN_DEVICES",

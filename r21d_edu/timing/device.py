@@ -15,7 +15,6 @@ import torch
 
 from .._tables import html_table
 
-
 Mode = Literal["inference", "training"]
 MODES = ("inference", "training")
 

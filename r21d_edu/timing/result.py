@@ -10,10 +10,8 @@ import html
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
 from .._tables import html_table
 from .state import gib
-
 
 # --------------------------------------------------------------------------
 # One module, one mode

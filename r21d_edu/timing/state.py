@@ -13,9 +13,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-
 from .device import Mode
-
 
 # --------------------------------------------------------------------------
 # Leaving the process as we found it

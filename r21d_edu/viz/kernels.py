@@ -30,9 +30,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..layers import NaiveConv2Plus1d, SpatioTemporalConv
-from ..lowrank import composed_kernel, unfold_kernel
 from .._checks import check_bool, check_int
+from ..lowrank import composed_kernel, unfold_kernel
 from ._common import (
     KNOWN_LAYERS,
     TWO_PLUS_ONE,

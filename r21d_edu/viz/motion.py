@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..motion import MotionTuning, temporal_response
 from .._checks import check_bool, check_number
+from ..motion import MotionTuning, temporal_response
 from ._common import new_figure
 from .style import METHOD_COLORS
 

@@ -28,8 +28,8 @@ from .._checks import check_int
 from .._tables import html_table
 from ..data import CLIP_KINDS, SyntheticClip, make_clip
 from ..layers import NaiveConv2Plus1d, method_of
-from ..methods import LAYER_METHODS, Method, check_method
 from ..lowrank import factorize, one_thread
+from ..methods import LAYER_METHODS, Method, check_method
 from ..motion import MOTION_KERNEL_NAMES, motion_kernels
 from ..viz.features import (
     LiveGrid,
