@@ -34,3 +34,21 @@ def test_empty_or_incomplete_histories_say_what_is_needed():
         training_curves([])
     with pytest.raises(ValueError, match="the first lacks val_accuracy"):
         training_curves([{"model": "r3d", "seed": 0, "epoch": 1, "train_error": 0.5}])
+
+
+def test_every_model_of_the_factorization_plans_gets_its_own_colour_and_style():
+    from r21d_edu.plans import FACTORIZATIONS, FACTORIZATIONS_DEPTHWISE
+    from r21d_edu.viz.factorizations import FAMILY_COLORS
+
+    models = list(dict.fromkeys(FACTORIZATIONS.models + FACTORIZATIONS_DEPTHWISE.models))
+    history = [{"model": m, "seed": 0, "epoch": e, "train_error": 0.5, "val_accuracy": 0.5}
+               for m in models for e in (1, 2)]
+    lines = {line.get_label().split(" (")[0]: line
+             for line in training_curves(history).axes[0].get_lines()
+             if not line.get_label().startswith("_")}
+    assert list(lines) == models
+    drawn = [(line.get_color(), line.get_linestyle()) for line in lines.values()]
+    assert len(set(drawn)) == len(models), "two models share a colour and a line style"
+    assert lines["p3d-b@params"].get_color() == FAMILY_COLORS["p3d_b"]
+    assert lines["p3d-b@params"].get_linestyle() == "-"
+    assert lines["p3d-b@macs"].get_linestyle() == "--"

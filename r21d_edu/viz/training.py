@@ -5,7 +5,10 @@ R3D and R(2+1)D against epochs. Here every model is one colour, its line the
 mean over seeds and its band the lowest to the highest seed, so a reader sees
 at once whether two models' curves are separated by more than seed noise.
 3D members are drawn in the 3D colour and (2+1)D members in the (2+1)D colour
-of every other figure of the package.
+of every other figure of the package; a factorization-study model
+(``member@matching``) takes its member's colour from tutorial 10's figures,
+solid at matched parameters and dashed at matched MACs, so twelve models stay
+apart.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ._common import new_figure
+from .factorizations import FAMILY_COLORS
 from .style import METHOD_COLORS
 
-__all__ = ["MODEL_COLORS", "training_curves"]
+__all__ = ["MATCHING_STYLES", "MODEL_COLORS", "training_curves"]
 
 #: One colour per member of `r21d_edu.family`, consistent with `METHOD_COLORS`.
 MODEL_COLORS = {
@@ -32,6 +36,18 @@ MODEL_COLORS = {
     "r2d": "#999999",
     "f-r2d": "#000000",
 }
+
+#: How a study model's matching is drawn: its line style.
+MATCHING_STYLES = {"params": "-", "macs": "--"}
+
+
+def _style(model: str) -> tuple[str | None, str]:
+    """Colour and line style of one model: the family's own, or its member's and matching's."""
+    member, _, matching = model.partition("@")
+    if not matching:
+        return MODEL_COLORS.get(model), "-"
+    return FAMILY_COLORS.get(member.replace("-", "_")), MATCHING_STYLES.get(matching, ":")
+
 
 _NEEDED = ("model", "seed", "epoch", "train_error", "val_accuracy")
 
@@ -89,9 +105,9 @@ def training_curves(history: Iterable[Any], models: Sequence[str] | None = None,
                                 ("training error", "validation error")):
         for model in models:
             epochs, mean, low, high = _curves(rows, model, metric)
-            color = MODEL_COLORS.get(model)
+            color, linestyle = _style(model)
             n = sum(1 for m, _ in seeds if m == model)
-            ax.plot(epochs, [100 * v for v in mean], color=color, lw=2,
+            ax.plot(epochs, [100 * v for v in mean], color=color, lw=2, ls=linestyle,
                     label=f"{model} ({n} seed{'s' * (n != 1)})")
             if n > 1:
                 ax.fill_between(epochs, [100 * v for v in low], [100 * v for v in high],
