@@ -39,6 +39,7 @@ from ._checks import (
     check_optional_bool,
     is_int,
 )
+from ._sequential import SliceableSequential
 from .layers import Convention, SpatioTemporalConv, block_intermediate_channels
 
 Size3 = int | Sequence[int]
@@ -312,7 +313,7 @@ class SpatioTemporalResBlock(nn.Module):
 # --------------------------------------------------------------------------
 
 
-class SpatioTemporalResLayer(nn.Sequential):
+class SpatioTemporalResLayer(SliceableSequential):
     r"""``layer_size`` residual blocks in a row: one stage of the network.
 
     The first block goes from ``in_channels`` to ``out_channels`` (and
@@ -365,7 +366,7 @@ class SpatioTemporalResLayer(nn.Sequential):
 # --------------------------------------------------------------------------
 
 
-class BasicStem(nn.Sequential):
+class BasicStem(SliceableSequential):
     r"""R3D's and MC3's stem: a 3x7x7 conv, stride (1, 2, 2), 3 -> 64 channels, BN, ReLU.
 
     Unlike ResNet's image stem there is no max-pool: the clip is 112x112,
@@ -403,7 +404,7 @@ class BasicStem(nn.Sequential):
         )
 
 
-class R2Plus1dStem(nn.Sequential):
+class R2Plus1dStem(SliceableSequential):
     r"""R(2+1)D's stem: a factorized 3x7x7 conv, with BN and ReLU after both halves.
 
     1x7x7 conv (stride (1, 2, 2)) into M channels, BN, ReLU, 3x1x1 conv into 64

@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ._checks import Triple, check_choice, check_int
+from ._sequential import SliceableSequential
 from .blocks import ConvBuilder, ConvType
 from .counting import summarize_network
 from .factorized import (
@@ -104,7 +105,7 @@ CLIP_SHAPE: tuple[int, ...] = (1, 8, 32, 32)         # the direction task's clip
 TOLERANCE = 0.03                                     # ±3 % of r3d's count
 
 
-class ChannelProjection(nn.Sequential):
+class ChannelProjection(SliceableSequential):
     r"""A bias-free 1x1x1 conv C_in -> C_out, then a depthwise layer C_out -> C_out.
 
     How a depthwise member changes channels (see the module's docstring): the 1x1x1

@@ -39,6 +39,7 @@ from ._checks import (
     check_int,
     rng_kept,
 )
+from ._sequential import SliceableSequential
 
 Size3 = int | Sequence[int]
 Convention = Literal["paper", "torchvision"]
@@ -455,7 +456,7 @@ class NaiveConv2Plus1d(_TwoPlusOneConfig, nn.Module):
 # --------------------------------------------------------------------------
 
 
-class SpatioTemporalConv(_TwoPlusOneConfig, nn.Sequential):
+class SpatioTemporalConv(_TwoPlusOneConfig, SliceableSequential):
     r"""The (2+1)D convolution of R(2+1)D: 1 x d x d conv, BN, ReLU, t x 1 x 1 conv.
 
     A t x d_h x d_w 3D convolution split in two `nn.Conv3d` whose kernels are
