@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -384,3 +386,32 @@ def test_the_old_kind_name_of_a_spec_still_works_with_a_deprecation_warning() ->
                                      cost.shapes)} == {"2plus1d"}
     with pytest.raises(TypeError, match="twice"):
         ConvSpec("3d", kind="3d", in_channels=3, out_channels=8, kernel_size=3)
+
+
+def test_receptive_field_walks_residual_blocks_and_matches_autograd() -> None:
+    from r21d_edu.family import family_model
+
+    torch.manual_seed(0)
+    model = family_model("r3d", in_channels=1).double().eval()
+    for p in model.parameters():
+        nn.init.constant_(p, 0.1)  # positive: no cancellation hides a dependency
+    # Stem and two stages: layer2's first block strides and has a 1x1x1 shortcut,
+    # which sees less than the main path and so must not change the field.
+    trunk = nn.Sequential(model.stem, model.layer1, model.layer2)
+    field = receptive_field(trunk)
+    assert (field.temporal, field.height, field.width) == _empirical_field(trunk, (1, 1, 32, 72, 72))
+    assert not field.global_context
+    assert [row.name for row in field.rows][-1] == "2.0.conv2.0"
+
+
+def test_receptive_field_of_a_whole_network_ends_at_its_global_pool() -> None:
+    from r21d_edu.models import r2plus1d_18, r3d_18
+
+    r3d, r21d = receptive_field(r3d_18()), receptive_field(r2plus1d_18())
+    # (2+1)D sees exactly the 3D conv's block, layer for layer.
+    assert (r3d.temporal, r3d.height, r3d.width) == (r21d.temporal, r21d.height, r21d.width)
+    assert (r3d.temporal, r3d.height, r3d.width) == (109, 219, 219)
+    assert r3d.global_context == ("avgpool",) and "pools the whole clip" in r3d.explanation
+    with pytest.raises(TypeError, match="after the global pool 'avgpool' only a flatten"):
+        receptive_field(nn.Sequential(OrderedDict(
+            conv=nn.Conv3d(1, 1, 3), avgpool=nn.AdaptiveAvgPool3d(1), late=nn.Conv3d(1, 1, 1))))

@@ -121,8 +121,9 @@ def _kernel_stride(layer: object, name: str) -> tuple[Triple, Triple] | None:
     raise TypeError(
         f"receptive_field follows a chain of Conv3d / (2+1)D layers / the factorized layers "
         f"of r21d_edu.factorized / 3D pools; got "
-        f"{type(layer).__name__} at {name!r}. For a residual network pass its main path "
-        "(the shortcut never widens the field), e.g. [stem, block.conv1, block.conv2, ...]"
+        f"{type(layer).__name__} at {name!r}. Residual blocks (conv1 … and downsample), "
+        "stems, stages and a global pool followed by a classifier are walked; for another "
+        "structure pass its main path, e.g. [stem, block.conv1, block.conv2, ...]"
     )
 
 
@@ -136,6 +137,22 @@ def _reads_whole_clip(layer: object) -> bool:
     return isinstance(layer, (S3DGConv, FeatureGate))
 
 
+#: A network's head: after a global pool every output reads the whole clip, and the
+#: flatten and classifier that follow it add nothing to the field.
+_GLOBAL_POOLS = (nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool3d)
+_HEAD = (nn.Flatten, nn.Linear, *_PASS_THROUGH)
+
+
+#: Layers that are one conv as far as the field goes, though they hold several modules.
+_ONE_LAYER = (NaiveConv2Plus1d, SpatioTemporalConv, FactorizedConv, TemporalShiftConv)
+
+
+def _is_residual_block(layer: object) -> bool:
+    """A residual block by torchvision's naming: ``conv1`` … on the main path, ``downsample``
+    on the shortcut (our basic blocks, torchvision's basic and bottleneck blocks)."""
+    return isinstance(layer, nn.Module) and "conv1" in dict(layer.named_children())
+
+
 def _flatten(layers: Iterable[object], prefix: str = "") -> list[tuple[str, object]]:
     items: list[tuple[str, object]] = []
     if not isinstance(layers, (nn.Module, Iterable)) or isinstance(layers, (str, bytes)):
@@ -144,9 +161,15 @@ def _flatten(layers: Iterable[object], prefix: str = "") -> list[tuple[str, obje
     named = layers.named_children() if isinstance(layers, nn.Module) else enumerate(layers)
     for key, layer in named:
         name = f"{prefix}{key}"
-        # A plain Sequential is a chain: walk into it. Our (2+1)D layer is a
-        # Sequential too, but it is one conv as far as the field goes.
-        if type(layer) is nn.Sequential:
+        if isinstance(layer, _ONE_LAYER):
+            items.append((name, layer))
+        elif _is_residual_block(layer):
+            # The main path, in order. The shortcut (identity, or a 1x1x1 conv with the
+            # block's stride) sees less than the main path, so it never widens the field.
+            main = [(k, c) for k, c in layer.named_children() if k != "downsample"]
+            items += _flatten(nn.ModuleDict(main) if main else [], name + ".")
+        elif isinstance(layer, (nn.Sequential, nn.ModuleDict)):
+            # A chain (a stem, a stage of blocks, a plain Sequential): walk into it.
             items += _flatten(layer, name + ".")
         else:
             items.append((name, layer))
@@ -176,7 +199,12 @@ def receptive_field(layers: nn.Module | Iterable[nn.Module | ConvSpec]) -> Recep
             allowed), `NaiveConv2Plus1d`, `SpatioTemporalConv`, `ConvSpec`, the
             factorized layers (and `TemporalShift` or `FeatureGate` alone),
             `nn.MaxPool3d` / `nn.AvgPool3d`; BatchNorm, ReLU, Identity and
-            Dropout pass through; nested plain `nn.Sequential` are walked.
+            Dropout pass through. Nested `nn.Sequential`s (stems, stages) are
+            walked, and so is a whole video ResNet: a residual block
+            (torchvision's naming, ``conv1`` … and ``downsample``) counts its main
+            path, since the shortcut never sees more; a global pool
+            (`nn.AdaptiveAvgPool3d`) ends the walk, goes into ``global_context``,
+            and may be followed only by a flatten and a classifier.
 
     Returns:
         `ReceptiveField`.
@@ -195,7 +223,18 @@ def receptive_field(layers: nn.Module | Iterable[nn.Module | ConvSpec]) -> Recep
     rows: list[ReceptiveFieldRow] = []
     whole_clip: list[str] = []
     lines = ["per axis: r_new = r + (k - 1)·j,  j_new = j·s   (start r = 1, j = 1)"]
+    pooled: str | None = None  # the global pool, once one is passed
     for name, layer in _flatten(layers):
+        if pooled is not None:
+            if not isinstance(layer, _HEAD):
+                raise TypeError(f"receptive_field: after the global pool {pooled!r} only a "
+                                f"flatten and a classifier can follow, got "
+                                f"{type(layer).__name__} at {name!r}")
+            continue
+        if isinstance(layer, _GLOBAL_POOLS):
+            pooled = name
+            whole_clip.append(name)
+            continue
         if _reads_whole_clip(layer):
             whole_clip.append(name)
         ks = _kernel_stride(layer, name)
@@ -213,10 +252,15 @@ def receptive_field(layers: nn.Module | Iterable[nn.Module | ConvSpec]) -> Recep
     if not rows:
         raise ValueError("receptive_field needs at least one conv or pool layer, got none")
     lines.append(f"  field = {field_[0]} frames × {field_[1]} × {field_[2]} pixels")
-    if whole_clip:
-        lines.append(f"  plus the whole clip through the gate of {', '.join(whole_clip)} "
+    gates = [name for name in whole_clip if name != pooled]
+    if gates:
+        lines.append(f"  plus the whole clip through the gate of {', '.join(gates)} "
                      "(S3D-G's σ(W·pool(z) + b) averages every frame and pixel): the field "
                      "above is the conv path's")
+    if pooled is not None:
+        lines.append(f"  then {pooled} pools the whole clip: each of the network's outputs "
+                     "reads every frame and pixel; the field above is that of one value "
+                     "before the pool")
     return ReceptiveField(field_[0], field_[1], field_[2], tuple(jump), tuple(rows),
                           tuple(whole_clip), explanation="\n".join(lines))
 
