@@ -153,12 +153,17 @@ def _is_residual_block(layer: object) -> bool:
     return isinstance(layer, nn.Module) and "conv1" in dict(layer.named_children())
 
 
-def _flatten(layers: Iterable[object], prefix: str = "") -> list[tuple[str, object]]:
-    items: list[tuple[str, object]] = []
+def _flatten(layers: Iterable[object]) -> list[tuple[str, object]]:
     if not isinstance(layers, (nn.Module, Iterable)) or isinstance(layers, (str, bytes)):
         raise TypeError(f"receptive_field expects an nn.Sequential or a list of layers, got "
                         f"{layers!r} ({type(layers).__name__})")
     named = layers.named_children() if isinstance(layers, nn.Module) else enumerate(layers)
+    return _walk(named, "")
+
+
+def _walk(named: Iterable[tuple[object, object]], prefix: str) -> list[tuple[str, object]]:
+    """(name, layer) along the path the field follows, in order."""
+    items: list[tuple[str, object]] = []
     for key, layer in named:
         name = f"{prefix}{key}"
         if isinstance(layer, _ONE_LAYER):
@@ -166,11 +171,11 @@ def _flatten(layers: Iterable[object], prefix: str = "") -> list[tuple[str, obje
         elif _is_residual_block(layer):
             # The main path, in order. The shortcut (identity, or a 1x1x1 conv with the
             # block's stride) sees less than the main path, so it never widens the field.
-            main = [(k, c) for k, c in layer.named_children() if k != "downsample"]
-            items += _flatten(nn.ModuleDict(main) if main else [], name + ".")
-        elif isinstance(layer, (nn.Sequential, nn.ModuleDict)):
+            items += _walk(((k, c) for k, c in layer.named_children() if k != "downsample"),
+                           name + ".")
+        elif isinstance(layer, nn.Sequential):
             # A chain (a stem, a stage of blocks, a plain Sequential): walk into it.
-            items += _flatten(layer, name + ".")
+            items += _walk(layer.named_children(), name + ".")
         else:
             items.append((name, layer))
     return items

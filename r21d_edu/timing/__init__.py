@@ -53,13 +53,11 @@ from .device import (
 from .harness import TimingSettings, Variant, time_module, time_side_by_side
 from .report import Comparison, compare
 from .result import TimingResult
-
-# Not public: re-exported so that tests can stand in for a device's dtype probe.
 from .work import (
     TIMED_METHODS,
     WorkCount,
     count_work,
-    dtype_probe_cache,  # noqa: F401
+    dtype_probe_cache,  # noqa: F401  (not public: tests stand in for a device's dtype probe)
     infer_method,
 )
 

@@ -19,6 +19,7 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..factorized_family import MEMBERS, split_name
 from ._common import new_figure
 from .factorizations import FAMILY_COLORS
 from .style import METHOD_COLORS
@@ -43,10 +44,10 @@ MATCHING_STYLES = {"params": "-", "macs": "--"}
 
 def _style(model: str) -> tuple[str | None, str]:
     """Colour and line style of one model: the family's own, or its member's and matching's."""
-    member, _, matching = model.partition("@")
-    if not matching:
+    member, matching = split_name(model)
+    if matching is None or member not in MEMBERS:
         return MODEL_COLORS.get(model), "-"
-    return FAMILY_COLORS.get(member.replace("-", "_")), MATCHING_STYLES.get(matching, ":")
+    return FAMILY_COLORS.get(MEMBERS[member].method), MATCHING_STYLES.get(matching, ":")
 
 
 _NEEDED = ("model", "seed", "epoch", "train_error", "val_accuracy")
